@@ -1,0 +1,43 @@
+/**
+ * Block maps stored as shared pages.
+ *
+ * A version's block map (one u32 reference id per block) is cut into pages of {@link PAGE_ENTRIES} ids. Pages
+ * are stored once per distinct content and counted by the versions using them, so a differential backup that
+ * changes k blocks adds at most k new pages plus a list of page ids: catalog growth follows the change, not
+ * the image size.
+ */
+import { createHash } from "node:crypto";
+
+export const PAGE_ENTRIES = 1024;
+
+export interface Page {
+  hash: Uint8Array;
+  bytes: Uint8Array;
+}
+
+/** Cuts a block map into pages, each with its content hash. */
+export function toPages(map: Uint32Array): Page[] {
+  const pages: Page[] = [];
+  for (let start = 0; start < map.length; start += PAGE_ENTRIES) {
+    const ids = map.subarray(start, Math.min(map.length, start + PAGE_ENTRIES));
+    const bytes = packIds(ids);
+    pages.push({ bytes, hash: createHash("sha256").update(bytes).digest() });
+  }
+  return pages;
+}
+
+/** Little-endian bytes of a u32 array (a copy, independent of the platform's byte order). */
+export function packIds(ids: Uint32Array): Uint8Array {
+  const bytes = new Uint8Array(ids.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < ids.length; i++) view.setUint32(i * 4, ids[i], true);
+  return bytes;
+}
+
+/** The u32 array of little-endian bytes. */
+export function unpackIds(bytes: Uint8Array): Uint32Array {
+  const ids = new Uint32Array(bytes.length / 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < ids.length; i++) ids[i] = view.getUint32(i * 4, true);
+  return ids;
+}

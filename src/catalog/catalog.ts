@@ -1,0 +1,120 @@
+/**
+ * The catalog: what versions exist, which blob each of their blocks is, and the per-run statistics.
+ *
+ * One interface for every catalog backend (the embedded SQLite one today, PostgreSQL later). A version's
+ * blocks are a {@link BlockMap}: one 32-bit blob-reference id per block, 0 for "not written yet". A blob
+ * reference ({@link BlobRef}) is one distinct stored block content (uid, checksum, size, encryption fields,
+ * valid flag), or a sparse block of some size (uid null). Many blocks of many versions share one reference,
+ * which is what makes an unchanged differential backup cost a few kilobytes instead of one row per block.
+ */
+
+/** Timestamps are naive-UTC text as backy2 writes them: `YYYY-MM-DD HH:MM:SS.ffffff`. */
+export type CatalogTime = string;
+
+export interface Version {
+  uid: string;
+  date: CatalogTime;
+  expire: CatalogTime | null;
+  name: string;
+  snapshotName: string;
+  /** Number of blocks. */
+  size: number;
+  sizeBytes: number;
+  valid: boolean;
+  protected: boolean;
+  /** Alphabetical. */
+  tags: string[];
+  /** True while the version's block map is a draft that a backup (or `backup -c`) is still filling. */
+  inProgress: boolean;
+}
+
+export interface BlobRef {
+  id: number;
+  /** null for a sparse (all-zero) block. */
+  uid: string | null;
+  checksum: string | null;
+  /** Plain (decoded) size in bytes. */
+  size: number;
+  valid: boolean;
+  encVersion: number;
+  encEnvkey: string | null;
+  encNonce: string | null;
+}
+
+export type NewBlobRef = Omit<BlobRef, "id" | "valid">;
+
+/** One blob-reference id per block id; 0 = no block recorded yet. */
+export type BlockMap = Uint32Array;
+
+export interface NewVersion {
+  name: string;
+  snapshotName: string;
+  size: number;
+  sizeBytes: number;
+}
+
+export interface VersionFilter {
+  name?: string;
+  snapshotName?: string;
+  tag?: string;
+  /** Only versions whose expire is set and earlier than this time. */
+  expiredBefore?: CatalogTime;
+}
+
+export interface BackupStats {
+  versionUid: string;
+  versionName: string;
+  versionSizeBytes: number;
+  versionSizeBlocks: number;
+  bytesRead: number;
+  blocksRead: number;
+  bytesWritten: number;
+  blocksWritten: number;
+  bytesFoundDedup: number;
+  blocksFoundDedup: number;
+  bytesSparse: number;
+  blocksSparse: number;
+  durationSeconds: number;
+}
+
+export interface Catalog {
+  /** Versions ordered by name, then date. */
+  listVersions(filter?: VersionFilter): Version[];
+  /** Throws `'Version {uid} not found.'`. */
+  getVersion(uid: string): Version;
+  /** Creates an invalid, in-progress version with an empty draft block map. */
+  createVersion(version: NewVersion): Version;
+  setVersionValid(uid: string, valid: boolean): void;
+  setExpire(uid: string, expire: CatalogTime | null): void;
+  addTags(uid: string, tags: string[]): void;
+  /** Removes the version and releases its references; returns its number of recorded blocks. */
+  removeVersion(uid: string): number;
+
+  /** The version's block map: the committed one, or the draft of an in-progress version. */
+  blockMap(uid: string): BlockMap;
+  /** Persists the draft of an in-progress version (blobs it names must already be durable). */
+  saveDraft(uid: string, map: BlockMap): void;
+  /** Turns the draft into the committed block map and marks the version valid, atomically. */
+  commitVersion(uid: string, map: BlockMap): void;
+
+  /** Looks up references by id; missing ids are absent from the result. */
+  refs(ids: Iterable<number>): Map<number, BlobRef>;
+  /**
+   * The references that are not "a valid stored blob of exactly `blockSize` bytes": sparse ones, short ones
+   * and invalid ones. A differential backup needs to know only these about its base's blocks, so it never
+   * has to look up every block of a large unchanged image.
+   */
+  irregularRefs(blockSize: number): Map<number, BlobRef>;
+  /** A valid stored blob with this checksum, encryption version and size, if any. */
+  findDedup(checksum: string, encVersion: number, size: number): BlobRef | null;
+  /** Records references to durable blobs; returns their ids in order. */
+  addRefs(refs: NewBlobRef[]): number[];
+  /** The id of the sparse reference of this size. */
+  sparseRef(size: number): number;
+  /** Marks every reference with this (uid, checksum) invalid and every version using it; returns those uids. */
+  invalidate(uid: string, checksum: string | null): string[];
+
+  insertStats(stats: BackupStats): void;
+
+  close(): void;
+}

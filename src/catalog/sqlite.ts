@@ -1,0 +1,440 @@
+/**
+ * The embedded catalog: one SQLite file through `node:sqlite`, in WAL mode so that readers never wait for a
+ * running backup. Created with its parent directory on first use; migrated forward on every open.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { dirname } from "node:path";
+import { BackyError, versionNotFound } from "../util/errors.ts";
+import { catalogTime, now } from "../util/clock.ts";
+import type {
+  BackupStats,
+  BlobRef,
+  BlockMap,
+  Catalog,
+  CatalogTime,
+  NewBlobRef,
+  NewVersion,
+  Version,
+  VersionFilter,
+} from "./catalog.ts";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { packIds, toPages, unpackIds } from "./block_pages.ts";
+import { newVersionUid } from "../util/ids.ts";
+
+interface VersionRow {
+  uid: string;
+  date: string;
+  expire: string | null;
+  name: string;
+  snapshot_name: string;
+  size: number;
+  size_bytes: number;
+  valid: number;
+  protected: number;
+  in_progress: number;
+}
+
+interface BlobRow {
+  id: number;
+  uid: string | null;
+  checksum: string | null;
+  size: number;
+  valid: number;
+  enc_version: number;
+  enc_envkey: string | null;
+  enc_nonce: string | null;
+}
+
+const VERSION_COLUMNS =
+  "uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft IS NOT NULL AS in_progress";
+const BLOB_COLUMNS = "id, uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce";
+const LOOKUP_BATCH = 500;
+
+export interface OpenOptions {
+  /** For messages: the configured engine URL. */
+  engine: string;
+  /** Create the catalog when the file does not exist (the embedded default); false for `initdb`'s check. */
+  create: boolean;
+}
+
+export class SqliteCatalog implements Catalog {
+  private readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+
+  /** Opens (and if needed creates and migrates) the catalog at `path`. */
+  static open(path: string, options: OpenOptions): SqliteCatalog {
+    Deno.mkdirSync(dirname(path), { recursive: true });
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+      db.exec("PRAGMA busy_timeout = 30000");
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA foreign_keys = ON");
+      const version = schemaVersion(db);
+      if (version === -1) {
+        db.close();
+        throw new BackyError(
+          `${path} is a backy2 2.13.8 catalog; import it into this tool's catalog with ` +
+            `'backy2 migrate-catalog ${options.engine}' instead of using it directly.`,
+          { exitCode: 1, bare: true },
+        );
+      }
+      if (version > SCHEMA_VERSION) {
+        db.close();
+        throw new BackyError(
+          `Catalog ${path} has schema version ${version}, newer than this backy2 knows (${SCHEMA_VERSION}).`,
+          { exitCode: 1, bare: true },
+        );
+      }
+      if (version < SCHEMA_VERSION) migrate(db);
+    } catch (error) {
+      if (error instanceof BackyError) throw error;
+      throw new BackyError(
+        `Invalid database (${options.engine}). Please run initdb first.\n${(error as Error).message}`,
+        { exitCode: 1, bare: true },
+      );
+    }
+    return new SqliteCatalog(db);
+  }
+
+  private stmt(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private transaction<T>(work: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  listVersions(filter: VersionFilter = {}): Version[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.name !== undefined) where.push("name = ?"), params.push(filter.name);
+    if (filter.snapshotName !== undefined) where.push("snapshot_name = ?"), params.push(filter.snapshotName);
+    if (filter.tag !== undefined) {
+      where.push("uid IN (SELECT version_uid FROM tags WHERE name = ?)"), params.push(filter.tag);
+    }
+    if (filter.expiredBefore !== undefined) {
+      where.push("expire IS NOT NULL AND expire < ?"), params.push(filter.expiredBefore);
+    }
+    const sql = `SELECT ${VERSION_COLUMNS} FROM versions ${where.length ? "WHERE " + where.join(" AND ") : ""} ` +
+      "ORDER BY name, date";
+    const rows = this.stmt(sql).all(...params) as unknown as VersionRow[];
+    const tags = this.allTags();
+    return rows.map((row) => toVersion(row, tags.get(row.uid) ?? []));
+  }
+
+  private allTags(): Map<string, string[]> {
+    const tags = new Map<string, string[]>();
+    const rows = this.stmt("SELECT version_uid, name FROM tags ORDER BY name").all() as {
+      version_uid: string;
+      name: string;
+    }[];
+    for (const row of rows) {
+      const list = tags.get(row.version_uid) ?? [];
+      list.push(row.name);
+      tags.set(row.version_uid, list);
+    }
+    return tags;
+  }
+
+  getVersion(uid: string): Version {
+    const row = this.stmt(`SELECT ${VERSION_COLUMNS} FROM versions WHERE uid = ?`).get(uid) as
+      | VersionRow
+      | undefined;
+    if (!row) throw versionNotFound(uid);
+    const tags = (this.stmt("SELECT name FROM tags WHERE version_uid = ? ORDER BY name").all(uid) as {
+      name: string;
+    }[]).map((r) => r.name);
+    return toVersion(row, tags);
+  }
+
+  createVersion(version: NewVersion): Version {
+    const date = now();
+    const uid = newVersionUid(date);
+    this.stmt(
+      "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft) " +
+        "VALUES (?, ?, NULL, ?, ?, ?, ?, 0, 0, ?)",
+    ).run(
+      uid,
+      catalogTime(date),
+      version.name,
+      version.snapshotName,
+      version.size,
+      version.sizeBytes,
+      new Uint8Array(0),
+    );
+    return this.getVersion(uid);
+  }
+
+  setVersionValid(uid: string, valid: boolean): void {
+    this.stmt("UPDATE versions SET valid = ? WHERE uid = ?").run(valid ? 1 : 0, uid);
+  }
+
+  setExpire(uid: string, expire: CatalogTime | null): void {
+    this.getVersion(uid);
+    this.stmt("UPDATE versions SET expire = ? WHERE uid = ?").run(expire, uid);
+  }
+
+  addTags(uid: string, tags: string[]): void {
+    const insert = this.stmt("INSERT OR IGNORE INTO tags (version_uid, name) VALUES (?, ?)");
+    this.transaction(() => tags.forEach((tag) => insert.run(uid, tag)));
+  }
+
+  removeVersion(uid: string): number {
+    return this.transaction(() => {
+      const row = this.stmt("SELECT pages, draft FROM versions WHERE uid = ?").get(uid) as
+        | { pages: Uint8Array | null; draft: Uint8Array | null }
+        | undefined;
+      if (!row) throw versionNotFound(uid);
+      const released = new Map<number, number>();
+      let blocks = 0;
+      if (row.draft) {
+        for (const id of unpackIds(row.draft)) if (id !== 0) blocks++;
+      }
+      for (const pageId of row.pages ? unpackIds(row.pages) : []) {
+        const page = this.stmt("SELECT ids, users FROM pages WHERE id = ?").get(pageId) as {
+          ids: Uint8Array;
+          users: number;
+        };
+        const ids = unpackIds(page.ids);
+        blocks += ids.length;
+        if (page.users > 1) {
+          this.stmt("UPDATE pages SET users = users - 1 WHERE id = ?").run(pageId);
+          continue;
+        }
+        this.stmt("DELETE FROM pages WHERE id = ?").run(pageId);
+        for (const id of ids) released.set(id, (released.get(id) ?? 0) + 1);
+      }
+      this.adjustRefs(released, -1);
+      this.recordDeleteCandidates(row.draft ? [...released.keys(), ...unpackIds(row.draft)] : [...released.keys()]);
+      this.stmt("DELETE FROM versions WHERE uid = ?").run(uid);
+      return blocks;
+    });
+  }
+
+  private adjustRefs(counts: Map<number, number>, sign: 1 | -1): void {
+    const update = this.stmt("UPDATE blobs SET refs = refs + ? WHERE id = ?");
+    for (const [id, count] of counts) update.run(sign * count, id);
+  }
+
+  /** Blobs no committed version uses any more become cleanup candidates (backy2's deleted_blocks). */
+  private recordDeleteCandidates(ids: Iterable<number>): void {
+    const seconds = Math.floor(now().getTime() / 1000);
+    const insert = this.stmt("INSERT INTO deleted_blocks (uid, size, delete_candidate, time) VALUES (?, ?, 0, ?)");
+    for (const ref of this.refs(new Set([...ids].filter((id) => id !== 0))).values()) {
+      if (ref.uid === null) continue;
+      const refs = (this.stmt("SELECT refs FROM blobs WHERE id = ?").get(ref.id) as { refs: number }).refs;
+      if (refs <= 0) insert.run(ref.uid, ref.size, seconds);
+    }
+  }
+
+  blockMap(uid: string): BlockMap {
+    const row = this.stmt("SELECT size, pages, draft FROM versions WHERE uid = ?").get(uid) as
+      | { size: number; pages: Uint8Array | null; draft: Uint8Array | null }
+      | undefined;
+    if (!row) throw versionNotFound(uid);
+    const map = new Uint32Array(row.size);
+    if (row.draft) {
+      const draft = unpackIds(row.draft);
+      map.set(draft.subarray(0, Math.min(draft.length, map.length)));
+      return map;
+    }
+    let offset = 0;
+    for (const pageId of row.pages ? unpackIds(row.pages) : []) {
+      const page = this.stmt("SELECT ids FROM pages WHERE id = ?").get(pageId) as { ids: Uint8Array };
+      const ids = unpackIds(page.ids);
+      map.set(ids.subarray(0, Math.max(0, Math.min(ids.length, map.length - offset))), offset);
+      offset += ids.length;
+    }
+    return map;
+  }
+
+  saveDraft(uid: string, map: BlockMap): void {
+    this.stmt("UPDATE versions SET draft = ? WHERE uid = ? AND draft IS NOT NULL").run(packIds(map), uid);
+  }
+
+  commitVersion(uid: string, map: BlockMap): void {
+    if (map.includes(0)) throw new Error(`commitVersion: version ${uid} has blocks without a reference`);
+    this.transaction(() => {
+      const pageIds: number[] = [];
+      const added = new Map<number, number>();
+      for (const page of toPages(map)) {
+        const existing = this.stmt("SELECT id FROM pages WHERE hash = ?").get(page.hash) as { id: number } | undefined;
+        if (existing) {
+          this.stmt("UPDATE pages SET users = users + 1 WHERE id = ?").run(existing.id);
+          pageIds.push(existing.id);
+          continue;
+        }
+        const result = this.stmt("INSERT INTO pages (hash, ids, users) VALUES (?, ?, 1)").run(page.hash, page.bytes);
+        pageIds.push(Number(result.lastInsertRowid));
+        for (const id of unpackIds(page.bytes)) added.set(id, (added.get(id) ?? 0) + 1);
+      }
+      this.adjustRefs(added, 1);
+      this.stmt("UPDATE versions SET pages = ?, draft = NULL, valid = 1 WHERE uid = ?").run(
+        packIds(Uint32Array.from(pageIds)),
+        uid,
+      );
+    });
+  }
+
+  refs(ids: Iterable<number>): Map<number, BlobRef> {
+    const result = new Map<number, BlobRef>();
+    const list = [...ids];
+    for (let start = 0; start < list.length; start += LOOKUP_BATCH) {
+      const batch = list.slice(start, start + LOOKUP_BATCH);
+      const sql = `SELECT ${BLOB_COLUMNS} FROM blobs WHERE id IN (${batch.map(() => "?").join(",")})`;
+      for (const row of this.db.prepare(sql).all(...batch) as unknown as BlobRow[]) result.set(row.id, toRef(row));
+    }
+    return result;
+  }
+
+  irregularRefs(blockSize: number): Map<number, BlobRef> {
+    const rows = this.stmt(
+      `SELECT ${BLOB_COLUMNS} FROM blobs WHERE uid IS NULL OR valid = 0 OR size != ?`,
+    ).all(blockSize) as unknown as BlobRow[];
+    return new Map(rows.map((row) => [row.id, toRef(row)]));
+  }
+
+  findDedup(checksum: string, encVersion: number, size: number): BlobRef | null {
+    const row = this.stmt(
+      `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND enc_version = ? AND size = ? AND valid = 1 ` +
+        "AND uid IS NOT NULL LIMIT 1",
+    ).get(checksum, encVersion, size) as BlobRow | undefined;
+    return row ? toRef(row) : null;
+  }
+
+  addRefs(refs: NewBlobRef[]): number[] {
+    const insert = this.stmt(
+      "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created) " +
+        "VALUES (?, ?, ?, 1, ?, ?, ?, 0, ?)",
+    );
+    const created = Math.floor(Date.now() / 1000);
+    return this.transaction(() =>
+      refs.map((ref) =>
+        Number(
+          insert.run(ref.uid, ref.checksum, ref.size, ref.encVersion, ref.encEnvkey, ref.encNonce, created)
+            .lastInsertRowid,
+        )
+      )
+    );
+  }
+
+  sparseRef(size: number): number {
+    const existing = this.stmt("SELECT id FROM blobs WHERE uid IS NULL AND size = ?").get(size) as
+      | { id: number }
+      | undefined;
+    if (existing) return existing.id;
+    this.stmt(
+      "INSERT OR IGNORE INTO blobs (uid, checksum, size, valid, enc_version, refs, created) VALUES " +
+        "(NULL, NULL, ?, 1, 0, 0, 0)",
+    ).run(size);
+    return (this.stmt("SELECT id FROM blobs WHERE uid IS NULL AND size = ?").get(size) as { id: number }).id;
+  }
+
+  invalidate(uid: string, checksum: string | null): string[] {
+    return this.transaction(() => {
+      const ids = new Set(
+        (this.stmt("SELECT id FROM blobs WHERE uid = ? AND checksum IS ?").all(uid, checksum) as { id: number }[])
+          .map((r) => r.id),
+      );
+      if (ids.size === 0) return [];
+      this.stmt("UPDATE blobs SET valid = 0 WHERE uid = ? AND checksum IS ?").run(uid, checksum);
+      const affected = this.versionsUsing(ids);
+      const update = this.stmt("UPDATE versions SET valid = 0 WHERE uid = ?");
+      for (const versionUid of affected) update.run(versionUid);
+      return affected;
+    });
+  }
+
+  /** Uids of the versions whose block map (committed or draft) contains any of these reference ids. */
+  private versionsUsing(ids: Set<number>): string[] {
+    const pagesWith = new Set<number>();
+    for (const page of this.stmt("SELECT id, ids FROM pages").iterate() as Iterable<{ id: number; ids: Uint8Array }>) {
+      if (unpackIds(page.ids).some((id) => ids.has(id))) pagesWith.add(page.id);
+    }
+    const rows = this.stmt("SELECT uid, pages, draft FROM versions ORDER BY name, date").all() as {
+      uid: string;
+      pages: Uint8Array | null;
+      draft: Uint8Array | null;
+    }[];
+    return rows.filter((row) =>
+      (row.pages && unpackIds(row.pages).some((id) => pagesWith.has(id))) ||
+      (row.draft && unpackIds(row.draft).some((id) => ids.has(id)))
+    ).map((row) => row.uid);
+  }
+
+  insertStats(s: BackupStats): void {
+    this.stmt(
+      "INSERT INTO stats (date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
+        "blocks_read, bytes_written, blocks_written, bytes_found_dedup, blocks_found_dedup, bytes_sparse, " +
+        "blocks_sparse, duration_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      catalogTime(now()).slice(0, 19),
+      s.versionUid,
+      s.versionName,
+      s.versionSizeBytes,
+      s.versionSizeBlocks,
+      s.bytesRead,
+      s.blocksRead,
+      s.bytesWritten,
+      s.blocksWritten,
+      s.bytesFoundDedup,
+      s.blocksFoundDedup,
+      s.bytesSparse,
+      s.blocksSparse,
+      s.durationSeconds,
+    );
+  }
+
+  close(): void {
+    this.statements.clear();
+    this.db.close();
+  }
+}
+
+function toVersion(row: VersionRow, tags: string[]): Version {
+  return {
+    uid: row.uid,
+    date: row.date,
+    expire: row.expire,
+    name: row.name,
+    snapshotName: row.snapshot_name,
+    size: row.size,
+    sizeBytes: row.size_bytes,
+    valid: row.valid === 1,
+    protected: row.protected === 1,
+    tags,
+    inProgress: row.in_progress === 1,
+  };
+}
+
+function toRef(row: BlobRow): BlobRef {
+  return {
+    id: row.id,
+    uid: row.uid,
+    checksum: row.checksum,
+    size: row.size,
+    valid: row.valid === 1,
+    encVersion: row.enc_version,
+    encEnvkey: row.enc_envkey,
+    encNonce: row.enc_nonce,
+  };
+}

@@ -1,0 +1,32 @@
+/** `backy2 ls [NAME] [-s SNAPSHOT] [-t TAG] [-e] [-f FIELDS]` (behavior §2.6, §3). */
+import type { CommandContext } from "./context.ts";
+import type { Version } from "../catalog/catalog.ts";
+import { parseCsvRecord } from "../output/fields.ts";
+import type { FieldSpecs } from "../output/fields.ts";
+import { renderReport } from "../output/report.ts";
+import { catalogTime, displayTime, now } from "../util/clock.ts";
+
+export const LS_FIELDS: FieldSpecs<Version> = {
+  date: { align: "c", value: (v) => displayTime(v.date) },
+  name: { align: "l", value: (v) => v.name },
+  snapshot_name: { align: "l", value: (v) => v.snapshotName },
+  size: { align: "r", value: (v) => v.size },
+  size_bytes: { align: "r", humanize: true, value: (v) => v.sizeBytes },
+  uid: { align: "c", value: (v) => v.uid },
+  valid: { align: "c", value: (v) => (v.valid ? 1 : 0) },
+  protected: { align: "c", value: (v) => (v.protected ? 1 : 0) },
+  tags: { align: "l", value: (v) => v.tags.join(",") },
+  expire: { align: "c", value: (v) => (v.expire ? displayTime(v.expire) : "") },
+};
+
+export function ls(ctx: CommandContext): number {
+  const versions = ctx.engine.catalog.listVersions({
+    name: ctx.string("name"),
+    snapshotName: ctx.string("snapshotName"),
+    tag: ctx.string("tag"),
+    expiredBefore: ctx.flag("expired") ? catalogTime(now()) : undefined,
+  });
+  const fields = parseCsvRecord(ctx.string("fields")!);
+  ctx.print(renderReport(fields, LS_FIELDS, versions, ctx.reportFlags));
+  return 0;
+}

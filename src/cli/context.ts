@@ -1,0 +1,111 @@
+/**
+ * What a command gets: its parsed arguments, the configuration, the log, stdout, and the engine (catalog,
+ * block store, sources and targets), which is built only when the command first asks for it.
+ */
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../log/logger.ts";
+import { writeAll } from "../log/logger.ts";
+import type { Engine } from "../engine/engine.ts";
+import { HashPool } from "../engine/hash_pool.ts";
+import { SqliteCatalog } from "../catalog/sqlite.ts";
+import type { BlockStore } from "../store/block_store.ts";
+import { FileStore } from "../store/file_store.ts";
+import { NullStore } from "../store/null_store.ts";
+import { Locks } from "../lock/locks.ts";
+import { openSource, openTarget } from "../io/open.ts";
+import { BackyError } from "../util/errors.ts";
+import type { ReportFlags } from "../output/report.ts";
+
+export type Args = Record<string, string | boolean | undefined>;
+
+export interface GlobalFlags {
+  verbose: boolean;
+  debug: boolean;
+  machineOutput: boolean;
+  skipHeader: boolean;
+  humanReadable: boolean;
+}
+
+export class CommandContext {
+  private built: Engine | null = null;
+  private pool: HashPool | null = null;
+  readonly locks: Locks;
+
+  constructor(
+    readonly args: Args,
+    readonly flags: GlobalFlags,
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    this.locks = new Locks(config.defaults.lockDir);
+  }
+
+  /** Writes to stdout as is. */
+  print(text: string): void {
+    writeAll(Deno.stdout, text);
+  }
+
+  get reportFlags(): ReportFlags {
+    return {
+      machine: this.flags.machineOutput,
+      skipHeader: this.flags.skipHeader,
+      humanReadable: this.flags.humanReadable,
+    };
+  }
+
+  string(name: string): string | undefined {
+    const value = this.args[name];
+    return typeof value === "string" ? value : undefined;
+  }
+
+  flag(name: string): boolean {
+    return this.args[name] === true;
+  }
+
+  get engine(): Engine {
+    this.built ??= this.buildEngine();
+    return this.built;
+  }
+
+  private buildEngine(): Engine {
+    const { config } = this;
+    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
+    const catalog = SqliteCatalog.open(config.meta.sqlitePath, { engine: config.meta.engine, create: true });
+    const settings = {
+      blockSize: config.defaults.blockSize,
+      hashFunction: config.defaults.hashFunction,
+      deduplication: config.defaults.deduplication,
+      readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
+    };
+    return {
+      settings,
+      catalog,
+      store: buildStore(config),
+      log: this.log,
+      locks: this.locks,
+      hashPool: () => this.pool ??= new HashPool(config.defaults.hashFunction),
+      openSource: (url) => openSource(url, config),
+      openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.pool?.close();
+    if (this.built) {
+      await this.built.store.close();
+      this.built.catalog.close();
+    }
+    this.locks.unlockAll();
+  }
+}
+
+function buildStore(config: Config): BlockStore {
+  switch (config.data.type) {
+    case "file":
+      return new FileStore(config.data.path);
+    case "null":
+      return new NullStore();
+    default:
+      throw new BackyError(`DataBackend type backy2.data_backends.${config.data.type} is not supported yet.`);
+  }
+}

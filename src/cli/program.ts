@@ -1,0 +1,127 @@
+/**
+ * The `backy2` program: parses the command line, loads the configuration, sets up logging, runs one
+ * command and turns its outcome into the reference's closing lines and exit codes (behavior §2.2–§2.5).
+ */
+import { parseArgs } from "./args.ts";
+import { BACKY2_SPEC } from "./spec.ts";
+import { type Args, CommandContext, type GlobalFlags } from "./context.ts";
+import { type Config, loadConfig } from "../config/config.ts";
+import { Logger, writeAll } from "../log/logger.ts";
+import { BackyError, Exit } from "../util/errors.ts";
+import { initdb } from "./cmd_initdb.ts";
+import { backupCommand } from "./cmd_backup.ts";
+import { restoreCommand } from "./cmd_restore.ts";
+import { ls } from "./cmd_ls.ts";
+
+export const VERSION = "2.13.8+deno.0.1.0";
+
+type Command = (ctx: CommandContext) => number | Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  initdb,
+  backup: backupCommand,
+  restore: restoreCommand,
+  ls,
+};
+
+/** Runs backy2 with `argv` (without the program name); returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseArgs(BACKY2_SPEC, argv);
+  if (parsed.kind === "exit") {
+    writeAll(Deno.stdout, parsed.stdout);
+    writeAll(Deno.stderr, parsed.stderr);
+    return parsed.code;
+  }
+  if (parsed.globals.version === true) {
+    writeAll(Deno.stdout, `${VERSION}\n`);
+    return Exit.ok;
+  }
+  const flags = globalFlags(parsed.globals);
+  let config: Config;
+  const log = new Logger({ verbose: flags.verbose, machineOutput: flags.machineOutput });
+  try {
+    config = loadConfig({ configFile: parsed.globals.configfile as string | undefined });
+    prepareEmbeddedDefault(config);
+    log.openLogfile(config.defaults.logfile);
+  } catch (error) {
+    writeAll(Deno.stderr, `${describe(error)}\n`);
+    return error instanceof BackyError ? error.exitCode : Exit.config;
+  }
+  log.info(`$ backy2 ${argv.join(" ")}`);
+  const ctx = new CommandContext(parsed.args, flags, config, log);
+  try {
+    return await runCommand(parsed.command, ctx);
+  } finally {
+    await ctx.close().catch(() => {});
+    log.close();
+  }
+}
+
+async function runCommand(name: string, ctx: CommandContext): Promise<number> {
+  const { log } = ctx;
+  try {
+    if (!ctx.locks.isFree("backy")) {
+      throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
+    }
+    const command = COMMANDS[name] ?? notImplemented(name);
+    log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
+    const code = await command(ctx);
+    if (code === Exit.ok) log.info("Backy complete.\n");
+    return code;
+  } catch (error) {
+    return reportFailure(error, ctx);
+  }
+}
+
+function reportFailure(error: unknown, ctx: CommandContext): number {
+  const { log } = ctx;
+  if (error instanceof BackyError) {
+    if (ctx.flags.debug && !error.bare) log.error("Unexpected exception");
+    for (const line of error.render().split("\n")) log.error(line);
+    if (error.plainLine) writeAll(Deno.stderr, `${error.plainLine}\n`);
+    if (!error.bare) log.error("Backy failed.\n");
+    return error.exitCode;
+  }
+  log.error(describe(error));
+  if (ctx.flags.debug) log.error(`Unexpected exception\n${(error as Error).stack ?? ""}`);
+  log.error("Backy failed.\n");
+  return Exit.failed;
+}
+
+function notImplemented(name: string): Command {
+  return () => {
+    throw new BackyError(`The ${name} command is not implemented yet.`, { exitCode: Exit.notImplemented });
+  };
+}
+
+function globalFlags(globals: Args): GlobalFlags {
+  return {
+    verbose: globals.verbose === true,
+    debug: globals.debug === true,
+    machineOutput: globals.machineOutput === true,
+    skipHeader: globals.skipHeader === true,
+    humanReadable: globals.humanReadable === true,
+  };
+}
+
+/** Creates the per-user data directory of the embedded default, telling the user once where it is. */
+function prepareEmbeddedDefault(config: Config): void {
+  if (!config.embeddedDefault) return;
+  const dir = config.defaults.lockDir;
+  try {
+    Deno.statSync(dir);
+    return;
+  } catch {
+    Deno.mkdirSync(dir, { recursive: true });
+  }
+  writeAll(
+    Deno.stderr,
+    `backy2: no configuration file found; using the built-in defaults. Catalog, blocks and log are kept in ` +
+      `${dir} (this notice is shown once).\n`,
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof BackyError) return error.render();
+  return error instanceof Error ? error.message : String(error);
+}

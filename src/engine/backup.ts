@@ -1,0 +1,441 @@
+/**
+ * The backup pipeline (behavior §6): plan every block (read it, copy the base version's reference, or
+ * record it sparse), then read → hash on the worker pool → deduplicate → write blobs, and record the
+ * version's block map only for blobs that are durable.
+ *
+ * Crash safety: blobs are flushed (one syncfs per batch) before their references enter the catalog, and the
+ * in-progress block map (the draft) is saved after every batch, so a killed backup leaves an invalid version
+ * that `backup -c` completes from the last saved batch. The version turns valid in the same transaction that
+ * commits its block map.
+ */
+import type { BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
+import type { Source } from "../io/io.ts";
+import { BackyError, Exit, versionLocked } from "../util/errors.ts";
+import { newBlobUid } from "../util/ids.ts";
+import { now } from "../util/clock.ts";
+import type { Engine } from "./engine.ts";
+import { HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
+import { autoTags } from "./auto_tags.ts";
+import { BufferPool } from "./buffers.ts";
+import { Progress } from "./progress.ts";
+
+export interface BackupRequest {
+  sourceUrl: string;
+  name: string;
+  snapshotName: string;
+  hintsPath?: string;
+  fromVersion?: string;
+  continueVersion?: string;
+  /** Explicit tags; undefined = automatic tags (none when continuing). */
+  tags?: string[];
+  /** Catalog time, or undefined for none. */
+  expire?: string;
+  /** Called as soon as the version exists (`-m` prints the uid then). */
+  onVersion?: (uid: string) => void;
+}
+
+export interface BackupOutcome {
+  uid: string;
+  exitCode: number;
+}
+
+/** Blobs whose references are saved to the catalog together (one syncfs each time). */
+const CHECKPOINT_BLOBS = 128;
+const CHECKPOINT_MS = 5000;
+const SAMPLE_SIZE = 5;
+
+type Plan =
+  | { kind: "read"; id: number }
+  | { kind: "check"; id: number; expected: BlobRef };
+
+interface Counters {
+  bytesRead: number;
+  blocksRead: number;
+  bytesWritten: number;
+  blocksWritten: number;
+  bytesFoundDedup: number;
+  blocksFoundDedup: number;
+  bytesSparse: number;
+  blocksSparse: number;
+}
+
+export async function backup(engine: Engine, request: BackupRequest): Promise<BackupOutcome> {
+  const hints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
+  const source = await engine.openSource(request.sourceUrl);
+  try {
+    return await new BackupRun(engine, request, source, hints).run();
+  } finally {
+    await source.close();
+  }
+}
+
+class BackupRun {
+  private readonly blockSize: number;
+  private readonly blocks: number;
+  private readonly counters: Counters = {
+    bytesRead: 0,
+    blocksRead: 0,
+    bytesWritten: 0,
+    blocksWritten: 0,
+    bytesFoundDedup: 0,
+    blocksFoundDedup: 0,
+    bytesSparse: 0,
+    blocksSparse: 0,
+  };
+  private readonly started = performance.now();
+  private readonly sparseIds = new Map<number, number>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly request: BackupRequest,
+    private readonly source: Source,
+    private readonly hints: import("./hints.ts").Hint[] | null,
+  ) {
+    this.blockSize = engine.settings.blockSize;
+    this.blocks = Math.ceil(source.size / this.blockSize);
+  }
+
+  async run(): Promise<BackupOutcome> {
+    const { catalog } = this.engine;
+    const marks = this.hints ? markHintedBlocks(this.hints, this.source.size, this.blockSize, this.blocks) : null;
+    const base = this.request.fromVersion !== undefined ? this.baseVersion(this.request.fromVersion) : null;
+    const { version, map, continuing } = this.startVersion();
+    try {
+      const baseMap = base ? catalog.blockMap(base.uid) : null;
+      const checkIds = baseMap && this.hints && this.hints.length > 0 ? sampleUnhinted(marks!, baseMap) : new Set();
+      this.request.onVersion?.(version.uid);
+      const tags = this.applyTagsAndExpire(version, continuing);
+      const reads = this.plan(map, marks, baseMap, checkIds as Set<number>);
+      // Saved now so that a killed run's continuation keeps the copied and sparse blocks it planned.
+      if (reads.length > 0) catalog.saveDraft(version.uid, map);
+      const data = new DataPhase(
+        this.engine,
+        this.source,
+        version.uid,
+        map,
+        this.counters,
+        (size) => this.sparseRef(size),
+      );
+      const failure = await data.run(reads);
+      if (failure?.kind === "sanity") return this.sanityFailed(version.uid, failure.id, failure.length);
+      this.insertStats(version);
+      if (failure?.kind === "write") {
+        this.engine.log.error(`Exception during saving to the data backend: ${failure.message}`);
+        this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
+        return { uid: version.uid, exitCode: Exit.dataBackend };
+      }
+      catalog.commitVersion(version.uid, map);
+      this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
+      return { uid: version.uid, exitCode: Exit.ok };
+    } finally {
+      this.engine.locks.unlock(version.uid);
+    }
+  }
+
+  private baseVersion(uid: string): Version {
+    const base = this.engine.catalog.getVersion(uid);
+    if (!base.valid || base.inProgress) throw new BackyError("You cannot base on an invalid version.");
+    return base;
+  }
+
+  private startVersion(): { version: Version; map: BlockMap; continuing: boolean } {
+    const { catalog, locks } = this.engine;
+    const uid = this.request.continueVersion;
+    if (uid !== undefined) {
+      const version = catalog.getVersion(uid);
+      if (version.sizeBytes !== this.source.size) {
+        throw new BackyError(
+          "Version to continue backup from has a different size than the source. Cannot continue.",
+        );
+      }
+      if (version.valid) throw new BackyError("You cannot continue a valid version.");
+      if (!version.inProgress) {
+        throw new BackyError(
+          `Version ${uid} is complete but was invalidated (scrub or restore found bad blocks); ` +
+            "back up anew instead of continuing it.",
+        );
+      }
+      if (!locks.lock(uid)) throw versionLocked(uid);
+      return { version, map: catalog.blockMap(uid), continuing: true };
+    }
+    const version = catalog.createVersion({
+      name: this.request.name,
+      snapshotName: this.request.snapshotName,
+      size: this.blocks,
+      sizeBytes: this.source.size,
+    });
+    if (!locks.lock(version.uid)) throw versionLocked(version.uid);
+    return { version, map: new Uint32Array(this.blocks), continuing: false };
+  }
+
+  private applyTagsAndExpire(version: Version, continuing: boolean): string[] {
+    const { catalog } = this.engine;
+    let tags = this.request.tags ?? [];
+    if (this.request.tags === undefined && !continuing) {
+      const others = catalog.listVersions({ name: version.name }).filter((v) => v.uid !== version.uid);
+      tags = autoTags(others, now());
+    }
+    const added = tags.filter((tag, i) => tags.indexOf(tag) === i && !version.tags.includes(tag));
+    if (added.length) catalog.addTags(version.uid, added);
+    if (this.request.expire !== undefined) catalog.setExpire(version.uid, this.request.expire);
+    return added;
+  }
+
+  /** Decides every block (§6.3 step 8); fills the map for blocks that need no read and returns the reads. */
+  private plan(map: BlockMap, marks: Uint8Array | null, baseMap: BlockMap | null, checkIds: Set<number>): Plan[] {
+    const { catalog } = this.engine;
+    const irregular = baseMap ? catalog.irregularRefs(this.blockSize) : new Map<number, BlobRef>();
+    const reads: Plan[] = [];
+    for (let id = 0; id < this.blocks; id++) {
+      if (map[id] !== 0) continue;
+      const size = Math.min(this.blockSize, this.source.size - id * this.blockSize);
+      let baseId = baseMap && id < baseMap.length ? baseMap[id] : 0;
+      const baseRef = baseId ? irregular.get(baseId) : undefined;
+      if (baseId && (baseRef?.size ?? this.blockSize) !== size) baseId = 0;
+      const baseSparse = baseRef?.uid === null;
+      if (marks === null || marks[id] === HINT_READ) reads.push({ kind: "read", id });
+      else if (baseId && checkIds.has(id) && !baseSparse) {
+        reads.push({ kind: "check", id, expected: catalog.refs([baseId]).get(baseId)! });
+      } else if (baseId && baseRef && !baseRef.valid) reads.push({ kind: "read", id });
+      else if (marks[id] === HINT_SPARSE || !baseId) this.recordSparse(map, id, size);
+      else {
+        map[id] = baseId;
+        if (baseSparse) this.countSparse(size);
+        else {
+          this.counters.blocksFoundDedup++;
+          this.counters.bytesFoundDedup += size;
+        }
+      }
+    }
+    return reads;
+  }
+
+  private sparseRef(size: number): number {
+    let refId = this.sparseIds.get(size);
+    if (refId === undefined) this.sparseIds.set(size, refId = this.engine.catalog.sparseRef(size));
+    return refId;
+  }
+
+  private recordSparse(map: BlockMap, id: number, size: number): void {
+    map[id] = this.sparseRef(size);
+    this.countSparse(size);
+  }
+
+  private countSparse(size: number): void {
+    this.counters.blocksSparse++;
+    this.counters.bytesSparse += size;
+  }
+
+  private sanityFailed(uid: string, id: number, length: number): BackupOutcome {
+    const { log, catalog } = this.engine;
+    log.error("Source and backup don't match in regions outside of the hints.");
+    log.error("Looks like the hints don't match or the source is different.");
+    log.error(`Found wrong source data at block ${id}: offset ${id * this.blockSize} with max. length ${length}`);
+    catalog.removeVersion(uid);
+    return { uid, exitCode: Exit.sanityCheck };
+  }
+
+  private insertStats(version: Version): void {
+    this.engine.catalog.insertStats({
+      versionUid: version.uid,
+      versionName: version.name,
+      versionSizeBytes: this.source.size,
+      versionSizeBlocks: this.blocks,
+      ...this.counters,
+      durationSeconds: Math.floor((performance.now() - this.started) / 1000),
+    });
+  }
+}
+
+/** Up to 5 + 5 unhinted block ids whose base content is re-read and compared (§6.3 step 5). */
+function sampleUnhinted(marks: Uint8Array, baseMap: BlockMap): Set<number> {
+  const ignored: number[] = [];
+  for (let id = 0; id < marks.length; id++) if (marks[id] === 0 && id < baseMap.length) ignored.push(id);
+  for (let i = ignored.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [ignored[i], ignored[j]] = [ignored[j], ignored[i]];
+  }
+  const picks = new Set(ignored.slice(0, SAMPLE_SIZE));
+  for (let i = 0; i < Math.min(SAMPLE_SIZE, ignored.length); i++) {
+    picks.add(ignored[Math.floor(Math.random() * ignored.length)]);
+  }
+  return picks;
+}
+
+type DataFailure =
+  | { kind: "sanity"; id: number; length: number }
+  | { kind: "write"; message: string };
+
+/** A blob written in this run whose reference is not in the catalog yet. */
+interface PendingBlob {
+  ref: NewBlobRef;
+  /** Blocks that use it; their map entries are filled when it is recorded. */
+  blocks: number[];
+  /** Catalog id once recorded; 0 before. */
+  id: number;
+  durable: boolean;
+}
+
+/** Step 9: the read → hash → dedup → write pipeline over the planned reads. */
+class DataPhase {
+  private readonly pool: BufferPool;
+  private readonly inRun = new Map<string, PendingBlob>();
+  private readonly written: PendingBlob[] = [];
+  private readonly tasks = new Set<Promise<void>>();
+  private failure: DataFailure | null = null;
+  private lastCheckpoint = performance.now();
+  private readonly progress: Progress;
+  private done = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly source: Source,
+    private readonly uid: string,
+    private readonly map: BlockMap,
+    private readonly counters: Counters,
+    private readonly sparseRef: (size: number) => number,
+  ) {
+    const { blockSize, readAhead } = engine.settings;
+    this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hashPool().size * 2 + 2));
+    this.progress = new Progress(engine.log, `Backing up (2/2: Data) ${source.url}`);
+  }
+
+  async run(reads: Plan[]): Promise<DataFailure | null> {
+    try {
+      for (const plan of reads) {
+        if (this.failure) break;
+        const buffer = await this.pool.take();
+        const length = await this.readBlock(plan.id, buffer);
+        this.track(this.process(plan, buffer, length));
+        if (this.shouldCheckpoint()) await this.checkpoint();
+        this.reportProgress(reads.length);
+      }
+      await this.drain();
+    } catch (error) {
+      await this.drain().catch(() => {});
+      await this.checkpoint().catch(() => {});
+      throw error;
+    }
+    if (this.failure?.kind === "sanity") return this.failure;
+    await this.checkpoint(this.failure === null);
+    return this.failure;
+  }
+
+  private reportProgress(total: number): void {
+    this.done++;
+    this.progress.update({
+      done: this.done,
+      total,
+      bytes: this.counters.bytesRead,
+      readQueue: (this.pool.inUse / this.pool.capacity) * 100,
+    });
+  }
+
+  private async readBlock(id: number, buffer: ArrayBuffer): Promise<number> {
+    const { blockSize } = this.engine.settings;
+    const expected = Math.min(blockSize, this.source.size - id * blockSize);
+    const length = await this.source.read(id * blockSize, new Uint8Array(buffer, 0, expected));
+    if (length !== expected) {
+      this.pool.give(buffer);
+      throw new BackyError(
+        `Source ${this.source.url} ended early: block ${id} has ${length} of ${expected} bytes (did it shrink?).`,
+      );
+    }
+    this.counters.blocksRead++;
+    this.counters.bytesRead += length;
+    return length;
+  }
+
+  private track(task: Promise<void>): void {
+    const tracked = task.catch((error) => {
+      this.failure ??= { kind: "write", message: (error as Error).message };
+    }).finally(() => this.tasks.delete(tracked));
+    this.tasks.add(tracked);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+  }
+
+  private async process(plan: Plan, buffer: ArrayBuffer, length: number): Promise<void> {
+    const hashed = await this.engine.hashPool().hash(buffer, length);
+    const { checksum, zero } = hashed;
+    let handedOn = false;
+    try {
+      if (plan.kind === "check" && (checksum !== plan.expected.checksum || length !== plan.expected.size)) {
+        this.failure ??= { kind: "sanity", id: plan.id, length };
+        return;
+      }
+      if (zero) return this.recordSparse(plan.id, length);
+      if (this.reuse(plan.id, checksum!, length)) return;
+      handedOn = true;
+      await this.store(plan.id, checksum!, hashed.buffer, length);
+    } finally {
+      if (!handedOn) this.pool.give(hashed.buffer);
+    }
+  }
+
+  private recordSparse(id: number, size: number): void {
+    this.map[id] = this.sparseRef(size);
+  }
+
+  /** Points the block at an existing blob with the same content, from the catalog or from this run. */
+  private reuse(id: number, checksum: string, size: number): boolean {
+    if (!this.engine.settings.deduplication) return false;
+    const pending = this.inRun.get(checksum);
+    if (pending && pending.ref.size === size) {
+      if (pending.id) this.map[id] = pending.id;
+      else pending.blocks.push(id);
+      return true;
+    }
+    const existing = this.engine.catalog.findDedup(checksum, 0, size);
+    if (!existing) return false;
+    this.map[id] = existing.id;
+    return true;
+  }
+
+  private async store(id: number, checksum: string, buffer: ArrayBuffer, length: number): Promise<void> {
+    const uid = newBlobUid();
+    const pending: PendingBlob = {
+      ref: { uid, checksum, size: length, encVersion: 0, encEnvkey: null, encNonce: null },
+      blocks: [id],
+      id: 0,
+      durable: false,
+    };
+    if (this.engine.settings.deduplication) this.inRun.set(checksum, pending);
+    try {
+      const encoding = await this.engine.store.write(uid, new Uint8Array(buffer, 0, length));
+      Object.assign(pending.ref, encoding);
+    } catch (error) {
+      this.inRun.delete(checksum);
+      throw error;
+    } finally {
+      this.pool.give(buffer);
+    }
+    this.counters.blocksWritten++;
+    this.counters.bytesWritten += length;
+    this.written.push(pending);
+  }
+
+  private shouldCheckpoint(): boolean {
+    return this.written.length >= CHECKPOINT_BLOBS ||
+      (this.written.length > 0 && performance.now() - this.lastCheckpoint > CHECKPOINT_MS);
+  }
+
+  /**
+   * Makes the written blobs durable, records their references and saves the draft block map (unless the
+   * caller commits the map right after, which makes a draft pointless).
+   */
+  private async checkpoint(final = false): Promise<void> {
+    const batch = this.written.splice(0);
+    this.lastCheckpoint = performance.now();
+    if (batch.length === 0) return;
+    await this.engine.store.flush();
+    const ids = this.engine.catalog.addRefs(batch.map((pending) => pending.ref));
+    batch.forEach((pending, i) => {
+      pending.id = ids[i];
+      for (const block of pending.blocks) this.map[block] = pending.id;
+    });
+    if (!final) this.engine.catalog.saveDraft(this.uid, this.map);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * What every pipeline (backup, restore, scrub, cleanup) works with: the catalog, the block store, sources
+ * and targets, locks, the log and the hash workers. The CLI builds one per command.
+ */
+import type { Catalog } from "../catalog/catalog.ts";
+import type { BlockStore } from "../store/block_store.ts";
+import type { Source, Target } from "../io/io.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Locks } from "../lock/locks.ts";
+import type { HashPool } from "./hash_pool.ts";
+
+export interface EngineSettings {
+  blockSize: number;
+  hashFunction: string;
+  deduplication: boolean;
+  /** Blocks read ahead of the hash workers and blobs written concurrently. */
+  readAhead: number;
+}
+
+export interface Engine {
+  settings: EngineSettings;
+  catalog: Catalog;
+  store: BlockStore;
+  log: Logger;
+  locks: Locks;
+  hashPool(): HashPool;
+  openSource(url: string): Promise<Source>;
+  openTarget(url: string, sizeBytes: number, force: boolean): Promise<Target>;
+}

@@ -1,0 +1,113 @@
+/**
+ * The restore pipeline (behavior §7): zero the sparse blocks (phase 1), then read every stored block, verify
+ * its checksum on the hash workers and write it to the target (phase 2). A block whose checksum does not
+ * match is still written, reported and invalidated (with every version sharing its blob); a blob that cannot
+ * be read is reported, invalidated, and the restore goes on with the rest, ending with exit 6.
+ */
+import type { BlobRef } from "../catalog/catalog.ts";
+import type { Target } from "../io/io.ts";
+import { BlobNotFoundError } from "../store/block_store.ts";
+import { Exit, versionLocked } from "../util/errors.ts";
+import type { Engine } from "./engine.ts";
+import { Progress } from "./progress.ts";
+import { invalidateBlob } from "./invalidate.ts";
+
+export interface RestoreRequest {
+  uid: string;
+  targetUrl: string;
+  sparse: boolean;
+  force: boolean;
+  continueFrom: number;
+}
+
+export async function restore(engine: Engine, request: RestoreRequest): Promise<number> {
+  const { catalog, locks } = engine;
+  if (!locks.isFree(request.uid)) throw versionLocked(request.uid);
+  const version = catalog.getVersion(request.uid);
+  const map = catalog.blockMap(version.uid);
+  const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
+  const target = await engine.openTarget(request.targetUrl, version.sizeBytes, request.force);
+  try {
+    const reads = await zeroSparseBlocks(engine, request, target, map, refs);
+    const failed = await restoreData(engine, request, target, reads);
+    await target.flush();
+    return failed ? Exit.dataBackend : Exit.ok;
+  } finally {
+    await target.close();
+  }
+}
+
+interface BlockRead {
+  id: number;
+  ref: BlobRef;
+}
+
+async function zeroSparseBlocks(
+  engine: Engine,
+  request: RestoreRequest,
+  target: Target,
+  map: Uint32Array,
+  refs: Map<number, BlobRef>,
+): Promise<BlockRead[]> {
+  const { blockSize } = engine.settings;
+  const progress = new Progress(engine.log, `Restore phase 1/2 (sparse) to ${request.targetUrl}`);
+  const reads: BlockRead[] = [];
+  let written = 0;
+  for (let id = request.continueFrom; id < map.length; id++) {
+    const ref = refs.get(map[id]);
+    if (!ref) continue;
+    if (ref.uid !== null) reads.push({ id, ref });
+    else if (!request.sparse) {
+      await target.writeZeroes(id * blockSize, ref.size);
+      written += ref.size;
+    }
+    progress.update({ done: id - request.continueFrom + 1, total: map.length - request.continueFrom, bytes: written });
+  }
+  return reads;
+}
+
+/** Phase 2; returns true when some blob could not be read. */
+async function restoreData(engine: Engine, request: RestoreRequest, target: Target, reads: BlockRead[]) {
+  const { blockSize, readAhead } = engine.settings;
+  const window = Math.max(readAhead, engine.hashPool().size * 2 + 2);
+  const progress = new Progress(engine.log, `Restore phase 2/2 (data) to ${request.targetUrl}`);
+  const inFlight = new Set<Promise<void>>();
+  let unreadable = false;
+  let bytes = 0;
+  let done = 0;
+  const restoreBlock = async ({ id, ref }: BlockRead) => {
+    let data: Uint8Array;
+    try {
+      data = await engine.store.read(ref.uid!, ref);
+    } catch (error) {
+      if (!(error instanceof BlobNotFoundError)) throw error;
+      engine.log.error(`Exception during reading from the data backend: ${error.message}`);
+      invalidateBlob(engine, ref.uid!, ref.checksum);
+      unreadable = true;
+      return;
+    }
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    const length = owned.length;
+    // Transferring the buffer to a hash worker detaches `owned`; the worker hands the memory back.
+    const hashed = await engine.hashPool().hash(owned.buffer as ArrayBuffer, length);
+    const block = new Uint8Array(hashed.buffer, 0, length);
+    if (block.length !== ref.size || (hashed.zero ? null : hashed.checksum) !== ref.checksum) {
+      const actual = hashed.checksum ?? "(all zeros)";
+      engine.log.error(
+        `Checksum mismatch during restore for block ${id} (is: ${actual} should-be: ${ref.checksum}, ` +
+          `block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
+      );
+      invalidateBlob(engine, ref.uid!, ref.checksum);
+    }
+    await target.write(id * blockSize, block);
+    bytes += block.length;
+  };
+  for (const read of reads) {
+    while (inFlight.size >= window) await Promise.race(inFlight);
+    const task: Promise<void> = restoreBlock(read).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    progress.update({ done: ++done, total: reads.length, bytes, writeQueue: (inFlight.size / window) * 100 });
+  }
+  await Promise.all(inFlight);
+  return unreadable;
+}

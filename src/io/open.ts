@@ -1,0 +1,34 @@
+/** Chooses the source or target driver for a URL by its scheme (behavior §18). */
+import type { Config } from "../config/config.ts";
+import { BackyError } from "../util/errors.ts";
+import { type Source, type Target, unknownScheme, urlScheme } from "./io.ts";
+import { FileSource, FileTarget } from "./file.ts";
+import { NullSource, NullTarget } from "./null.ts";
+
+export async function openSource(url: string, config: Config): Promise<Source> {
+  const scheme = urlScheme(url);
+  switch (scheme) {
+    case "file":
+      return await FileSource.open(url);
+    case "null":
+      return new NullSource(url, config.defaults.blockSize);
+    case "rbd":
+      throw new BackyError("rbd:// sources are not supported yet.");
+    default:
+      throw unknownScheme(scheme);
+  }
+}
+
+export async function openTarget(url: string, sizeBytes: number, force: boolean, _config: Config): Promise<Target> {
+  const scheme = urlScheme(url);
+  switch (scheme) {
+    case "file":
+      return await FileTarget.open(url, sizeBytes, force);
+    case "null":
+      return new NullTarget(url);
+    case "rbd":
+      throw new BackyError("rbd:// targets are not supported yet.");
+    default:
+      throw unknownScheme(scheme);
+  }
+}

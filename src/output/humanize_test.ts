@@ -1,0 +1,51 @@
+/** Tests for `-r` sizes: the §3.4 examples and Python `%.0f` rounding corner cases. */
+
+import { assertEquals } from "./test_assert.ts";
+import { formatFixed0, humanize, roundHalfEven } from "./humanize.ts";
+
+Deno.test("humanize matches the reference examples", () => {
+  const cases: [number, string][] = [
+    [0, "0"],
+    [1, "1 B"],
+    [700, "700 B"],
+    [1023, "1023 B"],
+    [1024, "1 KiB"],
+    [1536, "2 KiB"],
+    [2560, "2 KiB"],
+    [3584, "4 KiB"],
+    [21480, "21 KiB"],
+    [147456, "144 KiB"],
+    [94908, "93 KiB"],
+    [1048575, "1024 KiB"],
+    [1048576, "1 MiB"],
+    [1024 ** 3 * 5, "5 GiB"],
+    [1024 ** 8, "1 YiB"],
+    [1024 ** 9, "1024 YiB"],
+  ];
+  for (const [n, text] of cases) assertEquals(humanize(n), text, String(n));
+});
+
+Deno.test("humanize of negative values keeps the sign", () => {
+  assertEquals(humanize(-1536), "-2 KiB");
+  assertEquals(humanize(-5), "-5 B");
+});
+
+Deno.test("roundHalfEven rounds ties to even", () => {
+  assertEquals(roundHalfEven(0.5), 0);
+  assertEquals(roundHalfEven(1.5), 2);
+  assertEquals(roundHalfEven(2.5), 2);
+  assertEquals(roundHalfEven(3.5), 4);
+  assertEquals(roundHalfEven(2.5000000001), 3);
+  assertEquals(roundHalfEven(-2.5), -2);
+  assertEquals(roundHalfEven(-0.4), -0);
+  assertEquals(roundHalfEven(1e20), 1e20);
+});
+
+Deno.test("formatFixed0 prints like Python %.0f", () => {
+  assertEquals(formatFixed0(1e21), "1000000000000000000000");
+  assertEquals(formatFixed0(-0.4), "-0");
+  assertEquals(formatFixed0(Infinity), "inf");
+  assertEquals(formatFixed0(-Infinity), "-inf");
+  assertEquals(formatFixed0(NaN), "nan");
+  assertEquals(formatFixed0(1023.5), "1024");
+});

@@ -1,0 +1,73 @@
+/**
+ * The file data backend with backy2's layout: `{path}/{uid[0:2]}/{uid[2:4]}/{uid}.blob` (behavior §17.1), so
+ * that existing backy2 data directories are read where they lie.
+ *
+ * Writes go to `{uid}.blob.tmp` and are renamed into place; {@link FileStore.flush} then makes a whole batch
+ * durable with one `syncfs` instead of an fsync per blob. The catalog records a blob only after that flush,
+ * so a crash leaves at most unreferenced files, never a reference to a blob that is not on disk.
+ */
+import { join } from "node:path";
+import { assertPlain, BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
+import { syncFilesystem } from "../platform/libc.ts";
+
+export class FileStore implements BlockStore {
+  private readonly knownDirs = new Set<string>();
+
+  constructor(readonly root: string) {
+    Deno.mkdirSync(root, { recursive: true });
+  }
+
+  blobPath(uid: string): string {
+    return join(this.root, uid.slice(0, 2), uid.slice(2, 4), `${uid}.blob`);
+  }
+
+  async write(uid: string, data: Uint8Array): Promise<Encoding> {
+    const dir = join(this.root, uid.slice(0, 2), uid.slice(2, 4));
+    if (!this.knownDirs.has(dir)) {
+      await Deno.mkdir(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    const path = join(dir, `${uid}.blob`);
+    await Deno.writeFile(`${path}.tmp`, data);
+    await Deno.rename(`${path}.tmp`, path);
+    return PLAIN;
+  }
+
+  async flush(): Promise<void> {
+    await syncFilesystem(this.root);
+  }
+
+  async read(uid: string, encoding: Encoding): Promise<Uint8Array> {
+    assertPlain(uid, encoding);
+    const path = this.blobPath(uid);
+    try {
+      return await Deno.readFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(uid, `File ${path} not found.`);
+      throw error;
+    }
+  }
+
+  async remove(uid: string): Promise<boolean> {
+    try {
+      await Deno.remove(this.blobPath(uid));
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  }
+
+  async *list(): AsyncIterable<string> {
+    yield* walkBlobs(this.root);
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function* walkBlobs(dir: string): AsyncIterable<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) yield* walkBlobs(join(dir, entry.name));
+    else if (entry.isFile && entry.name.endsWith(".blob")) yield entry.name.slice(0, entry.name.indexOf("."));
+  }
+}

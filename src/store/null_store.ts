@@ -1,0 +1,26 @@
+/**
+ * The null data backend (behavior §17.4): writes go nowhere, for measuring everything but storage. Reading
+ * a blob back is impossible by design and reported as a missing blob.
+ */
+import { BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
+
+export class NullStore implements BlockStore {
+  write(_uid: string, _data: Uint8Array): Promise<Encoding> {
+    return Promise.resolve(PLAIN);
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  read(uid: string, _encoding: Encoding): Promise<Uint8Array> {
+    return Promise.reject(
+      new BlobNotFoundError(uid, `Blob ${uid} was written to the null backend, which keeps nothing.`),
+    );
+  }
+  remove(_uid: string): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  async *list(): AsyncIterable<string> {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
