@@ -29,8 +29,7 @@ export async function restore(engine: Engine, request: RestoreRequest): Promise<
   const target = await engine.openTarget(request.targetUrl, version.sizeBytes, request.force);
   try {
     const reads = await zeroSparseBlocks(engine, request, target, map, refs);
-    const failed = await restoreData(engine, request, target, reads);
-    await target.flush();
+    const failed = await restoreData(engine, request, target, reads, map.length);
     return failed ? Exit.dataBackend : Exit.ok;
   } finally {
     await target.close();
@@ -66,12 +65,48 @@ async function zeroSparseBlocks(
   return reads;
 }
 
+/**
+ * "Last ID" (§7 step 6): the largest block id k such that every block from the continue-from id to k is
+ * done, so that an interrupted restore can be resumed with `-c k`.
+ */
+class LastId {
+  private readonly pending: Uint8Array;
+  private next: number;
+
+  constructor(private readonly first: number, blocks: number, reads: BlockRead[]) {
+    this.pending = new Uint8Array(Math.max(0, blocks - first));
+    for (const read of reads) this.pending[read.id - first] = 1;
+    this.next = 0;
+    this.advance();
+  }
+
+  done(id: number): void {
+    this.pending[id - this.first] = 0;
+    this.advance();
+  }
+
+  private advance(): void {
+    while (this.next < this.pending.length && this.pending[this.next] === 0) this.next++;
+  }
+
+  toString(): string {
+    return this.next === 0 ? "None" : String(this.first + this.next - 1);
+  }
+}
+
 /** Phase 2; returns true when some blob could not be read. */
-async function restoreData(engine: Engine, request: RestoreRequest, target: Target, reads: BlockRead[]) {
+async function restoreData(
+  engine: Engine,
+  request: RestoreRequest,
+  target: Target,
+  reads: BlockRead[],
+  blocks: number,
+): Promise<boolean> {
   const { blockSize, readAhead } = engine.settings;
   const window = Math.max(readAhead, engine.hashPool().size * 2 + 2);
   const progress = new Progress(engine.log, `Restore phase 2/2 (data) to ${request.targetUrl}`);
   const inFlight = new Set<Promise<void>>();
+  const lastId = new LastId(request.continueFrom, blocks, reads);
   let unreadable = false;
   let bytes = 0;
   let done = 0;
@@ -101,12 +136,14 @@ async function restoreData(engine: Engine, request: RestoreRequest, target: Targ
     }
     await target.write(id * blockSize, block);
     bytes += block.length;
+    lastId.done(id);
   };
   for (const read of reads) {
     while (inFlight.size >= window) await Promise.race(inFlight);
     const task: Promise<void> = restoreBlock(read).finally(() => inFlight.delete(task));
     inFlight.add(task);
-    progress.update({ done: ++done, total: reads.length, bytes, writeQueue: (inFlight.size / window) * 100 });
+    const writeQueue = (inFlight.size / window) * 100;
+    progress.update({ done: ++done, total: reads.length, bytes, writeQueue, extra: `Last ID: ${lastId}` });
   }
   await Promise.all(inFlight);
   return unreadable;

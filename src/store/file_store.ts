@@ -41,7 +41,16 @@ export class FileStore implements BlockStore {
     assertPlain(uid, encoding);
     const path = this.blobPath(uid);
     try {
-      return await Deno.readFile(path);
+      // An exactly sized buffer of its own, so callers can transfer it to a worker without copying.
+      using file = await Deno.open(path);
+      const data = new Uint8Array((await file.stat()).size);
+      let done = 0;
+      while (done < data.length) {
+        const n = await file.read(data.subarray(done));
+        if (n === null) break;
+        done += n;
+      }
+      return done === data.length ? data : data.slice(0, done);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(uid, `File ${path} not found.`);
       throw error;

@@ -1,0 +1,208 @@
+/**
+ * scripts/bench: measures backy2's data jobs against a hash baseline taken in the same run (see the README).
+ * Each job runs the real CLI as a separate process under GNU time for its peak RSS.
+ */
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { randomFillSync } from "node:crypto";
+import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { newBlobUid } from "../src/util/ids.ts";
+
+const root = resolve(import.meta.dirname!, "..");
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { dir: { type: "string" }, "store-dir": { type: "string" }, "size-mib": { type: "string" } },
+});
+const dir = resolve(values.dir ?? join(root, ".bench"));
+const storeDir = resolve(values["store-dir"] ?? join(dir, "store"));
+const sizeMiB = Number(values["size-mib"] ?? 2048);
+const MiB = 1048576;
+
+interface Row {
+  job: string;
+  seconds: number;
+  mibPerSec?: number;
+  rssMiB: number;
+  note?: string;
+}
+
+function writeConfig(name: string, extra = ""): string {
+  const path = join(dir, `${name}.cfg`);
+  Deno.writeTextFileSync(
+    path,
+    `[DEFAULTS]
+logfile: ${dir}/backy.log
+block_size: 4194304
+hash_function: sha512
+lock_dir: ${storeDir}/${name}
+encryption_version: 0
+${extra}
+[MetaBackend]
+type: backy2.meta_backends.sql
+engine: sqlite:///${storeDir}/${name}/backy.sqlite
+[DataBackend]
+type: backy2.data_backends.file
+path: ${storeDir}/${name}/data
+simultaneous_writes: 5
+simultaneous_reads: 5
+`,
+  );
+  Deno.mkdirSync(join(storeDir, name), { recursive: true });
+  return path;
+}
+
+/** Runs backy2 under GNU time; returns wall seconds, peak RSS and stdout. */
+async function timed(args: string[]): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
+  const deno = join(root, "node_modules/.bin/deno");
+  const started = performance.now();
+  const output = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "RSS_KB=%M", deno, "run", "--allow-all", "--quiet", "--no-prompt", join(root, "main.ts"), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - started) / 1000;
+  const stderr = new TextDecoder().decode(output.stderr);
+  if (!output.success) throw new Error(`backy2 ${args.join(" ")} failed:\n${stderr}`);
+  const rss = Number(/RSS_KB=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
+  return { seconds, rssMiB: rss, stdout: new TextDecoder().decode(output.stdout) };
+}
+
+function makeSourceFile(path: string, mib: number): void {
+  try {
+    if (Deno.statSync(path).size === mib * MiB) return;
+  } catch { /* create it */ }
+  const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  const chunk = new Uint8Array(16 * MiB);
+  for (let done = 0; done < mib; done += 16) {
+    randomFillSync(chunk);
+    file.writeSync(chunk.subarray(0, Math.min(16, mib - done) * MiB));
+  }
+  file.close();
+}
+
+/** The baseline: sha512 of the file in 4 MiB blocks on two workers, in this process. */
+async function hashBaseline(path: string): Promise<number> {
+  const workerCode = `
+    import { createHash } from "node:crypto";
+    self.onmessage = (e) => { const h = createHash("sha512").update(new Uint8Array(e.data)).digest("hex");
+      self.postMessage(e.data, [e.data]); };`;
+  const url = URL.createObjectURL(new Blob([workerCode], { type: "application/javascript" }));
+  const workers = [0, 1].map(() => new Worker(url, { type: "module" }));
+  const file = await Deno.open(path);
+  const started = performance.now();
+  let total = 0;
+  await Promise.all(workers.map(async (worker) => {
+    let buffer = new ArrayBuffer(4 * MiB);
+    while (true) {
+      const view = new Uint8Array(buffer);
+      const n = await file.read(view);
+      if (n === null || n === 0) break;
+      total += n;
+      buffer = await new Promise<ArrayBuffer>((done) => {
+        worker.onmessage = (e) => done(e.data);
+        worker.postMessage(buffer, [buffer]);
+      });
+    }
+  }));
+  const rate = total / MiB / ((performance.now() - started) / 1000);
+  workers.forEach((w) => w.terminate());
+  file.close();
+  return rate;
+}
+
+/** A 1 TiB base version with 262,144 distinct blob references, made through the catalog API. */
+function makeTerabyteBase(sqlitePath: string): string {
+  const catalog = SqliteCatalog.open(sqlitePath, { engine: `sqlite:///${sqlitePath}`, create: true });
+  const blocks = 262144;
+  const version = catalog.createVersion({ name: "tb", snapshotName: "", size: blocks, sizeBytes: blocks * 4 * MiB });
+  const refs = Array.from({ length: blocks }, (_, i) => ({
+    uid: newBlobUid(),
+    checksum: i.toString(16).padStart(128, "0"),
+    size: 4 * MiB,
+    encVersion: 0,
+    encEnvkey: null,
+    encNonce: null,
+  }));
+  const ids = catalog.addRefs(refs);
+  catalog.commitVersion(version.uid, Uint32Array.from(ids));
+  catalog.close();
+  return version.uid;
+}
+
+async function main(): Promise<void> {
+  Deno.mkdirSync(dir, { recursive: true });
+  await Deno.remove(storeDir, { recursive: true }).catch(() => {});
+  const source = join(dir, "random.img");
+  makeSourceFile(source, sizeMiB);
+  await new Deno.Command("cat", { args: [source], stdout: "null" }).output(); // into the page cache
+  const hashRate = await hashBaseline(source);
+  const rows: Row[] = [];
+  const rate = (seconds: number, mib = sizeMiB) => mib / seconds;
+
+  const cfg = writeConfig("file");
+  const first = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
+  rows.push({ job: `first backup, ${sizeMiB} MiB random file`, ...first, mibPerSec: rate(first.seconds) });
+  const uid = first.stdout.trim().split("\n")[0];
+  const again = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
+  rows.push({ job: "re-backup unchanged", ...again, mibPerSec: rate(again.seconds) });
+  const target = join(dir, "restored.img");
+  await Deno.remove(target).catch(() => {});
+  const restored = await timed(["-c", cfg, "restore", uid, `file://${target}`]);
+  rows.push({ job: "restore to a file (checksums verified)", ...restored, mibPerSec: rate(restored.seconds) });
+  await Deno.remove(target).catch(() => {});
+
+  const nullCfg = writeConfig("null");
+  const null4 = await timed(["-c", nullCfg, "backup", "null://4G", "null4"]);
+  rows.push({ job: "backup null://4GB", ...null4, mibPerSec: rate(null4.seconds, 4096) });
+  const null1g = await timed(["-c", nullCfg, "backup", "null://1G", "null1g"]);
+  rows.push({ job: "RSS: backup null://1G", ...null1g, mibPerSec: rate(null1g.seconds, 1024) });
+  const emptyHints = join(dir, "empty-hints.json");
+  Deno.writeTextFileSync(emptyHints, "[]\n");
+  const null1t = await timed(["-c", nullCfg, "backup", "-r", emptyHints, "null://1T", "null1t"]);
+  rows.push({ job: "RSS: backup null://1T with empty hints", ...null1t });
+
+  const tbCfg = writeConfig("tb");
+  const tbCatalog = join(storeDir, "tb", "backy.sqlite");
+  const base = makeTerabyteBase(tbCatalog);
+  const before = Deno.statSync(tbCatalog).size + walSize(tbCatalog);
+  const diff = await timed(["-c", tbCfg, "backup", "-r", emptyHints, "-f", base, "null://1T", "tb"]);
+  const growth = Deno.statSync(tbCatalog).size + walSize(tbCatalog) - before;
+  rows.push({ job: "unchanged 1 TiB differential", ...diff, note: `catalog +${(growth / 1024).toFixed(0)} KiB` });
+
+  for (let i = 0; i < 100; i++) {
+    if ((await timed(["-c", nullCfg, "backup", "-r", emptyHints, "null://4M", `ls${i % 10}`])).seconds < 0) break;
+  }
+  const lsTimes: number[] = [];
+  for (let i = 0; i < 5; i++) lsTimes.push((await timed(["-c", nullCfg, "ls"])).seconds);
+  const ls = Math.min(...lsTimes);
+  rows.push({ job: "backy2 ls start-up, 100+ versions (best of 5)", seconds: ls, rssMiB: 0 });
+
+  print(rows, hashRate);
+}
+
+function walSize(path: string): number {
+  try {
+    return Deno.statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+function print(rows: Row[], hashRate: number): void {
+  const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  console.log(`machine: ${navigator.hardwareConcurrency} cores, ${cpu}; data ${dir}; store ${storeDir}`);
+  console.log(`baseline: node:crypto sha512 on 2 workers over the same file: ${hashRate.toFixed(0)} MiB/s\n`);
+  console.log("| job | seconds | MiB/s | ratio to hash rate | peak RSS MiB | note |");
+  console.log("|---|---:|---:|---:|---:|---|");
+  for (const row of rows) {
+    const mibs = row.mibPerSec === undefined ? "" : row.mibPerSec.toFixed(0);
+    const ratio = row.mibPerSec === undefined ? "" : `${((row.mibPerSec / hashRate) * 100).toFixed(0)} %`;
+    console.log(
+      `| ${row.job} | ${row.seconds.toFixed(2)} | ${mibs} | ${ratio} | ${row.rssMiB ? row.rssMiB.toFixed(0) : ""} | ${
+        row.note ?? ""
+      } |`,
+    );
+  }
+}
+
+await main();
