@@ -6,7 +6,7 @@ import type { Config } from "../config/config.ts";
 import type { Logger } from "../log/logger.ts";
 import { writeAll } from "../log/logger.ts";
 import type { Engine } from "../engine/engine.ts";
-import { HashPool } from "../engine/hash_pool.ts";
+import { createHasher, type Hasher } from "../engine/hasher.ts";
 import { SqliteCatalog } from "../catalog/sqlite.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { FileStore } from "../store/file_store.ts";
@@ -28,7 +28,7 @@ export interface GlobalFlags {
 
 export class CommandContext {
   private built: Engine | null = null;
-  private pool: HashPool | null = null;
+  private sharedHasher: Hasher | null = null;
   readonly locks: Locks;
 
   constructor(
@@ -83,14 +83,14 @@ export class CommandContext {
       store: buildStore(config),
       log: this.log,
       locks: this.locks,
-      hashPool: () => this.pool ??= new HashPool(config.defaults.hashFunction),
+      hasher: () => this.sharedHasher ??= createHasher(config.defaults.hashFunction),
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
   }
 
   async close(): Promise<void> {
-    this.pool?.close();
+    this.sharedHasher?.close();
     if (this.built) {
       await this.built.store.close();
       this.built.catalog.close();

@@ -40,7 +40,7 @@ export interface BackupOutcome {
 }
 
 /** Blobs whose references are saved to the catalog together (one syncfs each time). */
-const CHECKPOINT_BLOBS = 128;
+const CHECKPOINT_BLOBS = 32;
 const CHECKPOINT_MS = 5000;
 const SAMPLE_SIZE = 5;
 
@@ -284,6 +284,7 @@ class DataPhase {
   private readonly tasks = new Set<Promise<void>>();
   private failure: DataFailure | null = null;
   private lastCheckpoint = performance.now();
+  private checkpoints: Promise<void> = Promise.resolve();
   private readonly progress: Progress;
   private done = 0;
 
@@ -296,7 +297,7 @@ class DataPhase {
     private readonly sparseRef: (size: number) => number,
   ) {
     const { blockSize, readAhead } = engine.settings;
-    this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hashPool().size * 2 + 2));
+    this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
     this.progress = new Progress(engine.log, `Backing up (2/2: Data) ${source.url}`);
   }
 
@@ -307,7 +308,7 @@ class DataPhase {
         const buffer = await this.pool.take();
         const length = await this.readBlock(plan.id, buffer);
         this.track(this.process(plan, buffer, length));
-        if (this.shouldCheckpoint()) await this.checkpoint();
+        if (this.shouldCheckpoint()) this.checkpoint();
         this.reportProgress(reads.length);
       }
       await this.drain();
@@ -358,7 +359,7 @@ class DataPhase {
   }
 
   private async process(plan: Plan, buffer: ArrayBuffer, length: number): Promise<void> {
-    const hashed = await this.engine.hashPool().hash(buffer, length);
+    const hashed = await this.engine.hasher().hash(buffer, length);
     const { checksum, zero } = hashed;
     let handedOn = false;
     try {
@@ -424,18 +425,23 @@ class DataPhase {
 
   /**
    * Makes the written blobs durable, records their references and saves the draft block map (unless the
-   * caller commits the map right after, which makes a draft pointless).
+   * caller commits the map right after, which makes a draft pointless). Checkpoints run one after another
+   * in the background, so the disk flushes while the next blocks are read and hashed.
    */
-  private async checkpoint(final = false): Promise<void> {
+  private checkpoint(final = false): Promise<void> {
     const batch = this.written.splice(0);
     this.lastCheckpoint = performance.now();
-    if (batch.length === 0) return;
-    await this.engine.store.flush();
-    const ids = this.engine.catalog.addRefs(batch.map((pending) => pending.ref));
-    batch.forEach((pending, i) => {
-      pending.id = ids[i];
-      for (const block of pending.blocks) this.map[block] = pending.id;
+    if (batch.length === 0) return this.checkpoints;
+    this.checkpoints = this.checkpoints.then(async () => {
+      await this.engine.store.flush();
+      const ids = this.engine.catalog.addRefs(batch.map((pending) => pending.ref));
+      batch.forEach((pending, i) => {
+        pending.id = ids[i];
+        for (const block of pending.blocks) this.map[block] = pending.id;
+      });
+      if (!final) this.engine.catalog.saveDraft(this.uid, this.map);
     });
-    if (!final) this.engine.catalog.saveDraft(this.uid, this.map);
+    this.checkpoints.catch((error) => this.failure ??= { kind: "write", message: (error as Error).message });
+    return this.checkpoints;
   }
 }

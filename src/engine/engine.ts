@@ -7,7 +7,7 @@ import type { BlockStore } from "../store/block_store.ts";
 import type { Source, Target } from "../io/io.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Locks } from "../lock/locks.ts";
-import type { HashPool } from "./hash_pool.ts";
+import type { Hasher } from "./hasher.ts";
 
 export interface EngineSettings {
   blockSize: number;
@@ -23,7 +23,7 @@ export interface Engine {
   store: BlockStore;
   log: Logger;
   locks: Locks;
-  hashPool(): HashPool;
+  hasher(): Hasher;
   openSource(url: string): Promise<Source>;
   openTarget(url: string, sizeBytes: number, force: boolean): Promise<Target>;
 }

@@ -1,17 +1,11 @@
 /**
- * A pool of hash workers (hash_worker.ts), one per core by default: the checksum is the wall every data job
- * runs into, so it runs on every core while the main thread reads and writes.
+ * A pool of `node:crypto` hash workers (hash_worker.ts), one per core: the fallback {@link Hasher} where
+ * OpenSSL cannot be loaded. Buffers are transferred to a worker and back, never copied.
  */
 import type { HashJob, HashResult } from "./hash_worker.ts";
+import type { Hashed, Hasher } from "./hasher.ts";
 
-export interface Hashed {
-  /** The same memory as the submitted buffer, handed back by the worker. */
-  buffer: ArrayBuffer;
-  checksum: string | null;
-  zero: boolean;
-}
-
-export class HashPool {
+export class HashPool implements Hasher {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (r: Hashed) => void; reject: (e: Error) => void }>();
   private nextJob = 0;
@@ -28,7 +22,7 @@ export class HashPool {
     }
   }
 
-  get size(): number {
+  get parallelism(): number {
     return this.workers.length;
   }
 

@@ -11,6 +11,18 @@ import { Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
+import { BufferPool } from "./buffers.ts";
+
+/**
+ * Makes sure the block's bytes are in `buffer` (a backend may have returned other memory); returns their
+ * length. A blob longer than a block is cut to the buffer, and then fails its checksum like any bad blob.
+ */
+function intoBuffer(data: Uint8Array, buffer: ArrayBuffer): number {
+  if (data.buffer === buffer && data.byteOffset === 0) return data.length;
+  const length = Math.min(data.length, buffer.byteLength);
+  new Uint8Array(buffer).set(data.subarray(0, length));
+  return length;
+}
 
 export interface RestoreRequest {
   uid: string;
@@ -103,40 +115,42 @@ async function restoreData(
   blocks: number,
 ): Promise<boolean> {
   const { blockSize, readAhead } = engine.settings;
-  const window = Math.max(readAhead, engine.hashPool().size * 2 + 2);
+  const window = Math.max(readAhead, engine.hasher().parallelism * 2 + 2);
   const progress = new Progress(engine.log, `Restore phase 2/2 (data) to ${request.targetUrl}`);
   const inFlight = new Set<Promise<void>>();
   const lastId = new LastId(request.continueFrom, blocks, reads);
   let unreadable = false;
   let bytes = 0;
   let done = 0;
+  const buffers = new BufferPool(blockSize, window);
   const restoreBlock = async ({ id, ref }: BlockRead) => {
-    let data: Uint8Array;
+    let buffer = await buffers.take();
     try {
-      data = await engine.store.read(ref.uid!, ref);
-    } catch (error) {
-      if (!(error instanceof BlobNotFoundError)) throw error;
-      engine.log.error(`Exception during reading from the data backend: ${error.message}`);
-      invalidateBlob(engine, ref.uid!, ref.checksum);
-      unreadable = true;
-      return;
+      let length: number;
+      try {
+        length = intoBuffer(await engine.store.read(ref.uid!, ref, buffer), buffer);
+      } catch (error) {
+        if (!(error instanceof BlobNotFoundError)) throw error;
+        engine.log.error(`Exception during reading from the data backend: ${error.message}`);
+        invalidateBlob(engine, ref.uid!, ref.checksum);
+        unreadable = true;
+        return;
+      }
+      const hashed = await engine.hasher().hash(buffer, length);
+      buffer = hashed.buffer;
+      if (length !== ref.size || hashed.checksum !== ref.checksum) {
+        engine.log.error(
+          `Checksum mismatch during restore for block ${id} (is: ${hashed.checksum ?? "(all zeros)"} should-be: ` +
+            `${ref.checksum}, block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
+        );
+        invalidateBlob(engine, ref.uid!, ref.checksum);
+      }
+      await target.write(id * blockSize, new Uint8Array(buffer, 0, length));
+      bytes += length;
+      lastId.done(id);
+    } finally {
+      buffers.give(buffer);
     }
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-    const length = owned.length;
-    // Transferring the buffer to a hash worker detaches `owned`; the worker hands the memory back.
-    const hashed = await engine.hashPool().hash(owned.buffer as ArrayBuffer, length);
-    const block = new Uint8Array(hashed.buffer, 0, length);
-    if (block.length !== ref.size || (hashed.zero ? null : hashed.checksum) !== ref.checksum) {
-      const actual = hashed.checksum ?? "(all zeros)";
-      engine.log.error(
-        `Checksum mismatch during restore for block ${id} (is: ${actual} should-be: ${ref.checksum}, ` +
-          `block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
-      );
-      invalidateBlob(engine, ref.uid!, ref.checksum);
-    }
-    await target.write(id * blockSize, block);
-    bytes += block.length;
-    lastId.done(id);
   };
   for (const read of reads) {
     while (inFlight.size >= window) await Promise.race(inFlight);

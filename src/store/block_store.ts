@@ -27,8 +27,11 @@ export interface BlockStore {
   write(uid: string, data: Uint8Array): Promise<Encoding>;
   /** Makes every write that has resolved so far durable. */
   flush(): Promise<void>;
-  /** The block's plain bytes; throws {@link BlobNotFoundError} when the blob does not exist. */
-  read(uid: string, encoding: Encoding): Promise<Uint8Array>;
+  /**
+   * The block's plain bytes; throws {@link BlobNotFoundError} when the blob does not exist. With `into`, a
+   * backend may return a view of that buffer instead of allocating (restores reuse a fixed set of buffers).
+   */
+  read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array>;
   /** Deletes a blob; false when it did not exist. */
   remove(uid: string): Promise<boolean>;
   /** Every blob uid in the store. */

@@ -37,20 +37,20 @@ export class FileStore implements BlockStore {
     await syncFilesystem(this.root);
   }
 
-  async read(uid: string, encoding: Encoding): Promise<Uint8Array> {
+  async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     assertPlain(uid, encoding);
     const path = this.blobPath(uid);
     try {
-      // An exactly sized buffer of its own, so callers can transfer it to a worker without copying.
       using file = await Deno.open(path);
-      const data = new Uint8Array((await file.stat()).size);
+      const size = (await file.stat()).size;
+      const data = into && into.byteLength >= size ? new Uint8Array(into, 0, size) : new Uint8Array(size);
       let done = 0;
       while (done < data.length) {
         const n = await file.read(data.subarray(done));
         if (n === null) break;
         done += n;
       }
-      return done === data.length ? data : data.slice(0, done);
+      return data.subarray(0, done);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(uid, `File ${path} not found.`);
       throw error;
