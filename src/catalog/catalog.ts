@@ -77,6 +77,11 @@ export interface BackupStats {
   durationSeconds: number;
 }
 
+/** One stats row (backy2's `stats` table); `date` is `YYYY-MM-DD HH:MM:SS` (UTC). */
+export interface StatsRow extends BackupStats {
+  date: string;
+}
+
 export interface Catalog {
   /** Versions ordered by name, then date. */
   listVersions(filter?: VersionFilter): Version[];
@@ -86,7 +91,9 @@ export interface Catalog {
   createVersion(version: NewVersion): Version;
   setVersionValid(uid: string, valid: boolean): void;
   setExpire(uid: string, expire: CatalogTime | null): void;
+  setProtected(uid: string, value: boolean): void;
   addTags(uid: string, tags: string[]): void;
+  removeTags(uid: string, tags: string[]): void;
   /** Removes the version and releases its references; returns its number of recorded blocks. */
   removeVersion(uid: string): number;
 
@@ -115,6 +122,14 @@ export interface Catalog {
   invalidate(uid: string, checksum: string | null): string[];
 
   insertStats(stats: BackupStats): void;
+  /**
+   * Stats rows: of one version in insertion order, or the newest `limit` rows of all (all when undefined),
+   * oldest first, ties in reverse insertion order as backy2 prints them. A limit below 1 gives none.
+   */
+  listStats(options: { versionUid?: string; limit?: number }): StatsRow[];
+
+  /** For every reference id, how many blocks of all versions (committed and in progress) use it. */
+  referenceCounts(): Map<number, number>;
 
   close(): void;
 }

@@ -14,6 +14,7 @@ import type {
   CatalogTime,
   NewBlobRef,
   NewVersion,
+  StatsRow,
   Version,
   VersionFilter,
 } from "./catalog.ts";
@@ -49,6 +50,45 @@ const VERSION_COLUMNS =
   "uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft IS NOT NULL AS in_progress";
 const BLOB_COLUMNS = "id, uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce";
 const LOOKUP_BATCH = 500;
+const STATS_COLUMNS = "date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
+  "blocks_read, bytes_written, blocks_written, bytes_found_dedup, blocks_found_dedup, bytes_sparse, blocks_sparse, " +
+  "duration_seconds";
+
+interface StatsDbRow {
+  date: string;
+  version_uid: string;
+  version_name: string;
+  version_size_bytes: number;
+  version_size_blocks: number;
+  bytes_read: number;
+  blocks_read: number;
+  bytes_written: number;
+  blocks_written: number;
+  bytes_found_dedup: number;
+  blocks_found_dedup: number;
+  bytes_sparse: number;
+  blocks_sparse: number;
+  duration_seconds: number;
+}
+
+function toStats(row: StatsDbRow): StatsRow {
+  return {
+    date: row.date.slice(0, 19),
+    versionUid: row.version_uid,
+    versionName: row.version_name,
+    versionSizeBytes: row.version_size_bytes,
+    versionSizeBlocks: row.version_size_blocks,
+    bytesRead: row.bytes_read,
+    blocksRead: row.blocks_read,
+    bytesWritten: row.bytes_written,
+    blocksWritten: row.blocks_written,
+    bytesFoundDedup: row.bytes_found_dedup,
+    blocksFoundDedup: row.blocks_found_dedup,
+    bytesSparse: row.bytes_sparse,
+    blocksSparse: row.blocks_sparse,
+    durationSeconds: row.duration_seconds,
+  };
+}
 
 export interface OpenOptions {
   /** For messages: the configured engine URL. */
@@ -191,6 +231,15 @@ export class SqliteCatalog implements Catalog {
   setExpire(uid: string, expire: CatalogTime | null): void {
     this.getVersion(uid);
     this.stmt("UPDATE versions SET expire = ? WHERE uid = ?").run(expire, uid);
+  }
+
+  setProtected(uid: string, value: boolean): void {
+    this.stmt("UPDATE versions SET protected = ? WHERE uid = ?").run(value ? 1 : 0, uid);
+  }
+
+  removeTags(uid: string, tags: string[]): void {
+    const remove = this.stmt("DELETE FROM tags WHERE version_uid = ? AND name = ?");
+    this.transaction(() => tags.forEach((tag) => remove.run(uid, tag)));
   }
 
   addTags(uid: string, tags: string[]): void {
@@ -402,6 +451,40 @@ export class SqliteCatalog implements Catalog {
       s.blocksSparse,
       s.durationSeconds,
     );
+  }
+
+  listStats(options: { versionUid?: string; limit?: number }): StatsRow[] {
+    const { versionUid, limit } = options;
+    if (limit !== undefined && limit < 1) return [];
+    if (versionUid !== undefined) {
+      return (this.stmt(`SELECT ${STATS_COLUMNS} FROM stats WHERE version_uid = ? ORDER BY id`).all(
+        versionUid,
+      ) as unknown as StatsDbRow[]).map(toStats);
+    }
+    const rows = this.stmt(`SELECT ${STATS_COLUMNS} FROM stats ORDER BY date DESC, id ASC LIMIT ?`).all(
+      limit ?? -1,
+    ) as unknown as StatsDbRow[];
+    return rows.map(toStats).reverse();
+  }
+
+  referenceCounts(): Map<number, number> {
+    const counts = new Map<number, number>();
+    const add = (ids: Uint32Array, times: number) => {
+      for (const id of ids) if (id !== 0) counts.set(id, (counts.get(id) ?? 0) + times);
+    };
+    for (
+      const page of this.stmt("SELECT ids, users FROM pages").iterate() as Iterable<{ ids: Uint8Array; users: number }>
+    ) {
+      add(unpackIds(page.ids), page.users);
+    }
+    for (
+      const row of this.stmt("SELECT draft FROM versions WHERE draft IS NOT NULL").iterate() as Iterable<
+        { draft: Uint8Array }
+      >
+    ) {
+      add(unpackIds(row.draft), 1);
+    }
+    return counts;
   }
 
   close(): void {

@@ -9,9 +9,23 @@ import { type Config, loadConfig } from "../config/config.ts";
 import { Logger, writeAll } from "../log/logger.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { initdb } from "./cmd_initdb.ts";
+import { notImplemented } from "./not_implemented.ts";
 import { backupCommand } from "./cmd_backup.ts";
 import { restoreCommand } from "./cmd_restore.ts";
 import { ls } from "./cmd_ls.ts";
+import { stats } from "./cmd_stats.ts";
+import { du } from "./cmd_du.ts";
+import { diffMeta } from "./cmd_diff_meta.ts";
+import { due } from "./cmd_due.ts";
+import { sla } from "./cmd_sla.ts";
+import { addTag } from "./cmd_add_tag.ts";
+import { removeTag } from "./cmd_remove_tag.ts";
+import { expire } from "./cmd_expire.ts";
+import { protect } from "./cmd_protect.ts";
+import { unprotect } from "./cmd_unprotect.ts";
+import { scrub } from "./cmd_scrub.ts";
+import { rm } from "./cmd_rm.ts";
+import { cleanup } from "./cmd_cleanup.ts";
 
 export const VERSION = "2.13.8+deno.0.1.0";
 
@@ -21,7 +35,20 @@ const COMMANDS: Record<string, Command> = {
   initdb,
   backup: backupCommand,
   restore: restoreCommand,
+  protect,
+  unprotect,
+  rm,
+  scrub,
+  cleanup,
   ls,
+  stats,
+  "diff-meta": diffMeta,
+  du,
+  "add-tag": addTag,
+  "remove-tag": removeTag,
+  expire,
+  due,
+  sla,
 };
 
 /** Runs backy2 with `argv` (without the program name); returns the exit code. */
@@ -63,7 +90,7 @@ async function runCommand(name: string, ctx: CommandContext): Promise<number> {
     if (!ctx.locks.isFree("backy")) {
       throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
     }
-    const command = COMMANDS[name] ?? notImplemented(name);
+    const command: Command = COMMANDS[name] ?? (() => notImplemented(name));
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
     const code = await command(ctx);
     if (code === Exit.ok) log.info("Backy complete.\n");
@@ -86,12 +113,6 @@ function reportFailure(error: unknown, ctx: CommandContext): number {
   if (ctx.flags.debug) log.error(`Unexpected exception\n${(error as Error).stack ?? ""}`);
   log.error("Backy failed.\n");
   return Exit.failed;
-}
-
-function notImplemented(name: string): Command {
-  return () => {
-    throw new BackyError(`The ${name} command is not implemented yet.`, { exitCode: Exit.notImplemented });
-  };
 }
 
 function globalFlags(globals: Args): GlobalFlags {

@@ -1,0 +1,7 @@
+/** `backy2 remove-tag VERSION_UID NAME[,NAME...]` (behavior §2.6, §10.3). */
+import type { CommandContext } from "./context.ts";
+import { notImplemented } from "./not_implemented.ts";
+
+export function removeTag(_ctx: CommandContext): number {
+  return notImplemented("remove-tag");
+}
