@@ -112,14 +112,32 @@ export interface Catalog {
    * has to look up every block of a large unchanged image.
    */
   irregularRefs(blockSize: number): Map<number, BlobRef>;
-  /** A valid stored blob with this checksum, encryption version and size, if any. */
-  findDedup(checksum: string, encVersion: number, size: number): BlobRef | null;
+  /**
+   * A valid stored blob with this checksum, encryption version and size, if any. With `claimFor`, the
+   * in-progress version claims it in the same transaction, so that no cleanup deletes it until that
+   * version is committed or removed.
+   */
+  findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null;
   /** Records references to durable blobs; returns their ids in order. */
   addRefs(refs: NewBlobRef[]): number[];
   /** The id of the sparse reference of this size. */
   sparseRef(size: number): number;
+  /** Marks these references valid again (a full scrub read them and found them intact). */
+  revalidate(ids: Iterable<number>): void;
   /** Marks every reference with this (uid, checksum) invalid and every version using it; returns those uids. */
   invalidate(uid: string, checksum: string | null): string[];
+
+  /**
+   * Fast cleanup, catalog side (behavior §11.1), in one transaction: forgets delete candidates older than
+   * `cutoff` (unix seconds) whose blob is in use again, then removes the references of the remaining old
+   * candidates that nothing uses (no committed version, no in-progress block map, no claim) and returns
+   * their blob uids. The caller deletes those blobs, then calls {@link forgetDeleted}.
+   */
+  takeDeleteCandidates(cutoff: number): { uid: string; size: number }[];
+  /** Drops the delete-candidate rows of these blob uids. */
+  forgetDeleted(uids: string[]): void;
+  /** Every blob uid that any reference names (for the full cleanup). */
+  referencedBlobUids(prefix?: string): Set<string>;
 
   insertStats(stats: BackupStats): void;
   /**

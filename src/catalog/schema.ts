@@ -83,6 +83,16 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX ix_deleted_blocks_uid ON deleted_blocks (uid);
   `,
+  // 2: a running backup's claims on existing blobs it deduplicated against, so that a concurrent fast
+  // cleanup never deletes them before the backup's block map counts them.
+  `
+  CREATE TABLE claims (
+    ref_id      INTEGER NOT NULL,
+    version_uid TEXT    NOT NULL REFERENCES versions (uid) ON DELETE CASCADE,
+    PRIMARY KEY (ref_id, version_uid)
+  ) WITHOUT ROWID;
+  CREATE INDEX claims_version ON claims (version_uid);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

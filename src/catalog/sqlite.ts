@@ -273,7 +273,10 @@ export class SqliteCatalog implements Catalog {
         for (const id of ids) released.set(id, (released.get(id) ?? 0) + 1);
       }
       this.adjustRefs(released, -1);
-      this.recordDeleteCandidates(row.draft ? [...released.keys(), ...unpackIds(row.draft)] : [...released.keys()]);
+      const claimed = (this.stmt("SELECT ref_id FROM claims WHERE version_uid = ?").all(uid) as { ref_id: number }[])
+        .map((claim) => claim.ref_id);
+      this.stmt("DELETE FROM claims WHERE version_uid = ?").run(uid);
+      this.recordDeleteCandidates([...released.keys(), ...claimed, ...(row.draft ? unpackIds(row.draft) : [])]);
       this.stmt("DELETE FROM versions WHERE uid = ?").run(uid);
       return blocks;
     });
@@ -337,6 +340,7 @@ export class SqliteCatalog implements Catalog {
         for (const id of unpackIds(page.bytes)) added.set(id, (added.get(id) ?? 0) + 1);
       }
       this.adjustRefs(added, 1);
+      this.stmt("DELETE FROM claims WHERE version_uid = ?").run(uid);
       this.stmt("UPDATE versions SET pages = ?, draft = NULL, valid = 1 WHERE uid = ?").run(
         packIds(Uint32Array.from(pageIds)),
         uid,
@@ -362,12 +366,77 @@ export class SqliteCatalog implements Catalog {
     return new Map(rows.map((row) => [row.id, toRef(row)]));
   }
 
-  findDedup(checksum: string, encVersion: number, size: number): BlobRef | null {
-    const row = this.stmt(
-      `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND enc_version = ? AND size = ? AND valid = 1 ` +
-        "AND uid IS NOT NULL LIMIT 1",
-    ).get(checksum, encVersion, size) as BlobRow | undefined;
-    return row ? toRef(row) : null;
+  findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null {
+    const find = () => {
+      const row = this.stmt(
+        `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND enc_version = ? AND size = ? AND valid = 1 ` +
+          "AND uid IS NOT NULL LIMIT 1",
+      ).get(checksum, encVersion, size) as BlobRow | undefined;
+      if (row && claimFor !== undefined) {
+        this.stmt("INSERT OR IGNORE INTO claims (ref_id, version_uid) VALUES (?, ?)").run(row.id, claimFor);
+      }
+      return row ? toRef(row) : null;
+    };
+    return claimFor === undefined ? find() : this.transaction(find);
+  }
+
+  takeDeleteCandidates(cutoff: number): { uid: string; size: number }[] {
+    return this.transaction(() => {
+      const inUse = this.blobUidsInUse();
+      const old = this.stmt("SELECT DISTINCT uid FROM deleted_blocks WHERE time < ? AND uid IS NOT NULL").all(
+        cutoff,
+      ) as { uid: string }[];
+      const falsePositive = this.stmt("DELETE FROM deleted_blocks WHERE uid = ? AND time < ?");
+      const candidates: { uid: string; size: number }[] = [];
+      for (const { uid } of old) {
+        if (inUse.has(uid)) {
+          falsePositive.run(uid, cutoff);
+          continue;
+        }
+        const ref = this.stmt("SELECT size FROM blobs WHERE uid = ? LIMIT 1").get(uid) as { size: number } | undefined;
+        this.stmt("DELETE FROM blobs WHERE uid = ?").run(uid);
+        candidates.push({ uid, size: ref?.size ?? 0 });
+      }
+      return candidates;
+    });
+  }
+
+  /** Blob uids that a committed version, an in-progress block map or a claim uses. */
+  private blobUidsInUse(): Set<string> {
+    const ids = new Set<number>();
+    for (
+      const row of this.stmt("SELECT id FROM blobs WHERE refs > 0 AND uid IS NOT NULL").iterate() as Iterable<
+        { id: number }
+      >
+    ) {
+      ids.add(row.id);
+    }
+    for (const row of this.stmt("SELECT ref_id FROM claims").iterate() as Iterable<{ ref_id: number }>) {
+      ids.add(row.ref_id);
+    }
+    for (
+      const row of this.stmt("SELECT draft FROM versions WHERE draft IS NOT NULL").iterate() as Iterable<
+        { draft: Uint8Array }
+      >
+    ) {
+      for (const id of unpackIds(row.draft)) if (id !== 0) ids.add(id);
+    }
+    const uids = new Set<string>();
+    for (const ref of this.refs(ids).values()) if (ref.uid !== null) uids.add(ref.uid);
+    return uids;
+  }
+
+  forgetDeleted(uids: string[]): void {
+    const remove = this.stmt("DELETE FROM deleted_blocks WHERE uid = ?");
+    this.transaction(() => uids.forEach((uid) => remove.run(uid)));
+  }
+
+  referencedBlobUids(prefix = ""): Set<string> {
+    const rows = this.stmt("SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND substr(uid, 1, ?) = ?").all(
+      prefix.length,
+      prefix,
+    ) as { uid: string }[];
+    return new Set(rows.map((row) => row.uid));
   }
 
   addRefs(refs: NewBlobRef[]): number[] {
@@ -396,6 +465,13 @@ export class SqliteCatalog implements Catalog {
         "(NULL, NULL, ?, 1, 0, 0, 0)",
     ).run(size);
     return (this.stmt("SELECT id FROM blobs WHERE uid IS NULL AND size = ?").get(size) as { id: number }).id;
+  }
+
+  revalidate(ids: Iterable<number>): void {
+    const update = this.stmt("UPDATE blobs SET valid = 1 WHERE id = ? AND valid = 0");
+    this.transaction(() => {
+      for (const id of ids) update.run(id);
+    });
   }
 
   invalidate(uid: string, checksum: string | null): string[] {

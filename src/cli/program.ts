@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
 async function runCommand(name: string, ctx: CommandContext): Promise<number> {
   const { log } = ctx;
   try {
-    if (!ctx.locks.isFree("backy")) {
+    if (!ctx.locks.lock("backy", "shared")) {
       throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
     }
     const command: Command = COMMANDS[name] ?? (() => notImplemented(name));

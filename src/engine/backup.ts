@@ -132,7 +132,9 @@ class BackupRun {
     }
   }
 
+  /** The base version, locked shared so that nobody removes it while its blocks are being copied. */
   private baseVersion(uid: string): Version {
+    if (!this.engine.locks.lock(uid, "shared")) throw versionLocked(uid);
     const base = this.engine.catalog.getVersion(uid);
     if (!base.valid || base.inProgress) throw new BackyError("You cannot base on an invalid version.");
     return base;
@@ -389,7 +391,7 @@ class DataPhase {
       else pending.blocks.push(id);
       return true;
     }
-    const existing = this.engine.catalog.findDedup(checksum, 0, size);
+    const existing = this.engine.catalog.findDedup(checksum, 0, size, this.uid);
     if (!existing) return false;
     this.map[id] = existing.id;
     return true;

@@ -34,7 +34,7 @@ export interface RestoreRequest {
 
 export async function restore(engine: Engine, request: RestoreRequest): Promise<number> {
   const { catalog, locks } = engine;
-  if (!locks.isFree(request.uid)) throw versionLocked(request.uid);
+  if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
   const version = catalog.getVersion(request.uid);
   const map = catalog.blockMap(version.uid);
   const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));

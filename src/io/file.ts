@@ -62,6 +62,11 @@ export class FileSource implements Source {
     } catch (error) {
       throw new BackyError(pythonOsError(error, path));
     }
+    // Deno opens directories for reading (Python does not); their "size" would be 2^63.
+    if ((await file.stat()).isDirectory) {
+      file.close();
+      throw new BackyError(`[Errno 21] Is a directory: '${path}'`);
+    }
     const size = await file.seek(0, Deno.SeekMode.End);
     return new FileSource(url, size, new PositionedFile(file));
   }
@@ -95,7 +100,12 @@ export class FileTarget implements Target {
           plainLine: "Error opening restore target. You must force the restore.",
         });
       }
-      const file = await Deno.open(path, { read: true, write: true });
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(path, { read: true, write: true });
+      } catch (error) {
+        throw new BackyError(pythonOsError(error, path));
+      }
       const size = await file.seek(0, Deno.SeekMode.End);
       if (size < sizeBytes) {
         file.close();
@@ -111,11 +121,8 @@ export class FileTarget implements Target {
     try {
       file = await Deno.open(path, { read: true, write: true, createNew: true });
     } catch (error) {
-      throw new BackyError(pythonOsError(error, path), {
-        exitCode: 1,
-        bare: true,
-        plainLine: "Error opening restore target.",
-      });
+      // The reference's open() raises here (e.g. a missing folder): a plain failure, exit 100.
+      throw new BackyError(pythonOsError(error, path));
     }
     await file.truncate(sizeBytes);
     return new FileTarget(url, new PositionedFile(file), true);

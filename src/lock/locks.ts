@@ -1,38 +1,52 @@
 /**
- * backy2's file locks (behavior §19): an exclusive non-blocking flock on `{lock_dir}/backy_{name}.lock`.
- * A lock dies with its process, so `kill -9` never leaves a stale lock; an empty lock_dir disables locking.
+ * backy2's file locks (behavior §19): a non-blocking flock on `{lock_dir}/backy_{name}.lock`. A lock dies with
+ * its process, so `kill -9` never leaves a stale lock; an empty lock_dir disables locking.
+ *
+ * Names and modes:
+ * - `backy`: every command holds it shared while it runs; `cleanup --full` needs it exclusive.
+ * - a version uid: exclusive while a backup writes the version or `rm` removes it; shared while a restore or
+ *   scrub reads it, or while a backup uses it as its base, so it cannot be removed under them.
+ * - `backy-cleanup-fast`: one fast cleanup at a time.
  */
 import { join } from "node:path";
-import { closeFd, tryLockFile } from "../platform/libc.ts";
+import { closeFd, tryLockFile, tryRelock } from "../platform/libc.ts";
+
+export type LockMode = "shared" | "exclusive";
 
 export class Locks {
-  private readonly held = new Map<string, number>();
+  private readonly held = new Map<string, { fd: number; mode: LockMode }>();
 
   constructor(private readonly lockDir: string) {}
 
-  /** Takes the lock `name`; false when another process holds it. */
-  lock(name: string): boolean {
+  /** Takes (or changes to) the lock `name` in `mode`; false when another process prevents it. */
+  lock(name: string, mode: LockMode = "exclusive"): boolean {
     if (!this.lockDir) return true;
-    if (this.held.has(name)) return true;
+    const current = this.held.get(name);
+    if (current) {
+      if (current.mode === mode) return true;
+      if (!tryRelock(current.fd, mode === "shared")) return false;
+      current.mode = mode;
+      return true;
+    }
     Deno.mkdirSync(this.lockDir, { recursive: true });
-    const fd = tryLockFile(this.path(name));
+    const fd = tryLockFile(this.path(name), mode === "shared");
     if (fd === null) return false;
-    this.held.set(name, fd);
+    this.held.set(name, { fd, mode });
     return true;
   }
 
   unlock(name: string): void {
-    const fd = this.held.get(name);
-    if (fd === undefined) return;
+    const lock = this.held.get(name);
+    if (!lock) return;
     this.held.delete(name);
     // The file stays: deleting it would let a second process lock the old inode while a third locks a new one.
-    closeFd(fd);
+    closeFd(lock.fd);
   }
 
-  /** True when nobody holds `name` right now (takes and releases it). */
-  isFree(name: string): boolean {
+  /** True when this process could take `name` in `mode` right now (takes and releases it). */
+  isFree(name: string, mode: LockMode = "exclusive"): boolean {
     if (this.held.has(name)) return true;
-    if (!this.lock(name)) return false;
+    if (!this.lock(name, mode)) return false;
     this.unlock(name);
     return true;
   }

@@ -60,10 +60,17 @@ export class Logger {
   }
 }
 
-/** Writes all of `text`, looping over short writes. */
+/**
+ * Writes all of `text`, looping over short writes. A reader that went away (`backy2 -m backup … | head -1`)
+ * is not an error of the backup: the rest of the output is dropped.
+ */
 export function writeAll(sink: { writeSync(p: Uint8Array): number }, text: string | Uint8Array): void {
   let bytes = typeof text === "string" ? encoder.encode(text) : text;
-  while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
 }
 
 /** `YYYY-MM-DD HH:MM:SS,mmm` in local time, like Python logging's default asctime. */

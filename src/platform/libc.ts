@@ -7,6 +7,7 @@ const O_RDONLY = 0;
 const O_WRONLY = 1;
 const O_CREAT = 0o100;
 const O_CLOEXEC = 0o2000000;
+const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 
@@ -28,15 +29,20 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`);
 }
 
-/** Opens (creating) `path` and takes an exclusive non-blocking flock; returns the fd, or null if held. */
-export function tryLockFile(path: string): number | null {
+/** Opens (creating) `path` and takes a non-blocking flock; returns the fd, or null if it is held. */
+export function tryLockFile(path: string, shared: boolean): number | null {
   const fd = libc().open(cString(path), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644);
   if (fd < 0) throw new Error(`cannot open lock file ${path}`);
-  if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+  if (!tryRelock(fd, shared)) {
     libc().close(fd);
     return null;
   }
   return fd;
+}
+
+/** Changes the mode of a held flock (shared ↔ exclusive) without blocking; false when that is not possible. */
+export function tryRelock(fd: number, shared: boolean): boolean {
+  return libc().flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) === 0;
 }
 
 /** Closes a descriptor from {@link tryLockFile}, which releases its lock. */

@@ -34,8 +34,8 @@ export interface BlockStore {
   read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array>;
   /** Deletes a blob; false when it did not exist. */
   remove(uid: string): Promise<boolean>;
-  /** Every blob uid in the store. */
-  list(): AsyncIterable<string>;
+  /** Every blob uid in the store (starting with `prefix`, when given). */
+  list(prefix?: string): AsyncIterable<string>;
   close(): Promise<void>;
 }
 

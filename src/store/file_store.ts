@@ -67,16 +67,27 @@ export class FileStore implements BlockStore {
     }
   }
 
-  async *list(): AsyncIterable<string> {
-    yield* walkBlobs(this.root);
+  /** Walks `{root}/xx/yy/*.blob`; with a prefix, only the directories that can hold matching uids. */
+  async *list(prefix = ""): AsyncIterable<string> {
+    for (const first of await subdirectories(this.root, prefix.slice(0, 2))) {
+      for (const second of await subdirectories(join(this.root, first), prefix.slice(2, 4))) {
+        for await (const entry of Deno.readDir(join(this.root, first, second))) {
+          if (!entry.isFile || !entry.name.endsWith(".blob")) continue;
+          const uid = entry.name.slice(0, entry.name.indexOf("."));
+          if (uid.startsWith(prefix)) yield uid;
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {}
 }
 
-async function* walkBlobs(dir: string): AsyncIterable<string> {
+/** Two-character subdirectory names of `dir` that agree with `prefix` (a partial prefix matches its start). */
+async function subdirectories(dir: string, prefix: string): Promise<string[]> {
+  const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) yield* walkBlobs(join(dir, entry.name));
-    else if (entry.isFile && entry.name.endsWith(".blob")) yield entry.name.slice(0, entry.name.indexOf("."));
+    if (entry.isDirectory && entry.name.length === 2 && entry.name.startsWith(prefix)) names.push(entry.name);
   }
+  return names.sort();
 }

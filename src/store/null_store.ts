@@ -19,7 +19,7 @@ export class NullStore implements BlockStore {
   remove(_uid: string): Promise<boolean> {
     return Promise.resolve(true);
   }
-  async *list(): AsyncIterable<string> {}
+  async *list(_prefix?: string): AsyncIterable<string> {}
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -1,0 +1,74 @@
+/**
+ * Cleanup (behavior §11): deleting blobs that no version needs any more.
+ *
+ * Fast cleanup works from the delete candidates `rm` records. The catalog decides, in one transaction, which
+ * candidates nothing uses (no committed version, no in-progress backup's block map, no claim a running
+ * backup took when it deduplicated onto the blob) and forgets their references in that same transaction;
+ * only then are the files deleted. A backup that finds a blob for deduplication claims it in a transaction
+ * too, so either the claim comes first and the blob stays, or the cleanup comes first and the backup never
+ * sees the blob: the race behind Benji's issue 119 cannot happen, even with no grace period.
+ *
+ * Full cleanup compares every blob in the store with the catalog; blobs a running backup has written but not
+ * yet recorded look unreferenced, so it needs the global lock exclusively (no other backy2 running).
+ */
+import type { Engine } from "./engine.ts";
+import { BackyError } from "../util/errors.ts";
+import { now } from "../util/clock.ts";
+
+const GRACE_SECONDS = 3600;
+const CHUNK = 1000;
+
+export async function fastCleanup(engine: Engine, dangerousForce: boolean): Promise<number> {
+  const { catalog, log, locks, store } = engine;
+  if (!locks.lock("backy-cleanup-fast")) {
+    throw new BackyError("Another backy cleanup is running.", { quoted: true });
+  }
+  const grace = dangerousForce ? 0 : GRACE_SECONDS;
+  log.info("Deleting false positives...");
+  const candidates = catalog.takeDeleteCandidates(Math.floor(now().getTime() / 1000) - grace + (grace ? 0 : 1));
+  log.info("Deleting false positives: done. Now deleting blocks.");
+  log.info(`${candidates.length} delete candidate blocks found.`);
+  let total = 0;
+  for (let start = 0; start < candidates.length; start += CHUNK) {
+    const chunk = candidates.slice(start, start + CHUNK).map((c) => c.uid);
+    log.info(`Deleting ${chunk.length} blocks`);
+    const started = performance.now();
+    const missing: string[] = [];
+    for (const uid of chunk) if (!await store.remove(uid)) missing.push(uid);
+    if (missing.length) log.debug(`Cleanup-fast: Unable to delete these UIDs from data backend: ${missing.join(", ")}`);
+    const dbStarted = performance.now();
+    catalog.forgetDeleted(chunk);
+    total += chunk.length;
+    const seconds = (performance.now() - started) / 1000;
+    const rate = chunk.length / Math.max(seconds, 1e-9);
+    const left = candidates.length - total;
+    log.info(
+      `Deleted ${chunk.length} blocks in ${seconds.toFixed(0)}s (${rate.toFixed(0)}/s). Blocks left: ${left} ` +
+        `ETA ${(left / rate).toFixed(0)}s. DB delete took ${((performance.now() - dbStarted) / 1000).toFixed(0)}s`,
+    );
+  }
+  log.info(`Deleted ${total} blocks.`);
+  locks.unlock("backy-cleanup-fast");
+  return total;
+}
+
+export async function fullCleanup(engine: Engine, prefix: string | undefined): Promise<number> {
+  const { catalog, log, locks, store } = engine;
+  if (!locks.lock("backy", "exclusive")) {
+    throw new BackyError("Other backy instances are running.", { quoted: true });
+  }
+  try {
+    const referenced = catalog.referencedBlobUids(prefix);
+    let removed = 0;
+    for await (const uid of store.list(prefix)) {
+      if (referenced.has(uid)) continue;
+      log.debug(`Cleanup: Removing UID ${uid}`);
+      await store.remove(uid);
+      removed++;
+    }
+    log.info(`Cleanup: Removed ${removed} blobs`);
+    return removed;
+  } finally {
+    locks.lock("backy", "shared");
+  }
+}

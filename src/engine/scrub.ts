@@ -1,0 +1,163 @@
+/**
+ * Scrub (behavior §8): reads a version's blobs back and verifies size and checksum, optionally also against
+ * the source (deep scrub). Each distinct blob is checked once, however many blocks share it; a missing,
+ * truncated or corrupt blob is reported once, invalidated with every version sharing it (§9), and the rest
+ * is still checked. A source that differs is reported without invalidating anything: the backup is fine.
+ */
+import { Buffer } from "node:buffer";
+import type { BlobRef } from "../catalog/catalog.ts";
+import type { Source } from "../io/io.ts";
+import { BlobNotFoundError } from "../store/block_store.ts";
+import { Exit, versionLocked } from "../util/errors.ts";
+import type { Engine } from "./engine.ts";
+import { BufferPool } from "./buffers.ts";
+import { invalidateBlob } from "./invalidate.ts";
+import { Progress } from "./progress.ts";
+
+export interface ScrubRequest {
+  uid: string;
+  sourceUrl?: string;
+  percentile: number;
+}
+
+interface BlockCheck {
+  id: number;
+  ref: BlobRef;
+}
+
+export async function scrub(engine: Engine, request: ScrubRequest): Promise<number> {
+  const { catalog, locks, log } = engine;
+  if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
+  const version = catalog.getVersion(request.uid);
+  const map = catalog.blockMap(version.uid);
+  if (version.inProgress || map.length !== version.size || map.includes(0)) {
+    log.error("Version is incomplete.");
+    catalog.setVersionValid(version.uid, false);
+    log.info(`Marked version invalid (UID ${version.uid})`);
+    return Exit.scrubFailed;
+  }
+  const refs = catalog.refs(new Set(map));
+  const checks = selectChecks(engine, map, refs, request.percentile);
+  const source = request.sourceUrl ? await engine.openSource(request.sourceUrl) : null;
+  try {
+    const run = new ScrubRun(engine, source, `Scrubbing ${version.name} (${version.uid})`);
+    await run.check(checks);
+    if (run.blobProblems === 0 && run.sourceProblems === 0) {
+      const complete = request.percentile >= 100;
+      if (complete) catalog.revalidate(new Set(map));
+      if (complete || [...refs.values()].every((ref) => ref.valid)) {
+        catalog.setVersionValid(version.uid, true);
+        log.info(`Marked version valid: ${version.uid}`);
+      }
+      return Exit.ok;
+    }
+    if (run.blobProblems > 0) log.error(`Marked version invalid because it has errors: ${version.uid}`);
+    else log.error(`Version ${version.uid} differs from its source; the backup itself is intact and stays as it was.`);
+    return Exit.scrubFailed;
+  } finally {
+    await source?.close();
+  }
+}
+
+/** The blocks to read: stored ones, each distinct blob once, sampled by percentile. */
+function selectChecks(engine: Engine, map: Uint32Array, refs: Map<number, BlobRef>, percentile: number): BlockCheck[] {
+  const checks: BlockCheck[] = [];
+  const seen = new Set<number>();
+  for (let id = 0; id < map.length; id++) {
+    const ref = refs.get(map[id])!;
+    if (ref.uid === null) {
+      engine.log.debug(`Scrub of block ${id} (UID None) skipped (sparse).`);
+      continue;
+    }
+    if (percentile < 100 && Math.floor(Math.random() * 100) + 1 > percentile) {
+      engine.log.debug(`Scrub of block ${id} (UID ${ref.uid}) skipped (percentile is ${percentile}).`);
+      continue;
+    }
+    if (seen.has(ref.id)) continue;
+    seen.add(ref.id);
+    checks.push({ id, ref });
+  }
+  return checks;
+}
+
+class ScrubRun {
+  blobProblems = 0;
+  sourceProblems = 0;
+  private readonly buffers: BufferPool;
+  private readonly progress: Progress;
+  private bytes = 0;
+
+  constructor(private readonly engine: Engine, private readonly source: Source | null, message: string) {
+    const { blockSize, readAhead } = engine.settings;
+    this.buffers = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
+    this.progress = new Progress(engine.log, message);
+  }
+
+  async check(checks: BlockCheck[]): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let done = 0;
+    for (const check of checks) {
+      while (inFlight.size >= this.buffers.capacity) await Promise.race(inFlight);
+      const task: Promise<void> = this.checkBlock(check).finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      const readQueue = (this.buffers.inUse / this.buffers.capacity) * 100;
+      this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
+    }
+    await Promise.all(inFlight);
+  }
+
+  private async checkBlock({ id, ref }: BlockCheck): Promise<void> {
+    const { engine } = this;
+    let buffer = await this.buffers.take();
+    try {
+      let data: Uint8Array;
+      try {
+        data = await engine.store.read(ref.uid!, ref, buffer);
+      } catch (error) {
+        if (!(error instanceof BlobNotFoundError)) throw error;
+        engine.log.error(`Exception during reading from the data backend: ${error.message}`);
+        engine.log.error(`Blob not found: block ${id} (UID ${ref.uid}, checksum ${ref.checksum}, size ${ref.size})`);
+        return this.blobFailed(ref);
+      }
+      this.bytes += data.length;
+      if (data.length !== ref.size) {
+        engine.log.error(`Blob has wrong size: ${ref.uid} is: ${data.length} should be: ${ref.size}`);
+        return this.blobFailed(ref);
+      }
+      if (data.buffer !== buffer || data.byteOffset !== 0) new Uint8Array(buffer).set(data);
+      const hashed = await engine.hasher().hash(buffer, data.length);
+      buffer = hashed.buffer;
+      if (hashed.checksum !== ref.checksum) {
+        engine.log.error(
+          `Checksum mismatch during scrub for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum} ` +
+            `should-be: ${ref.checksum}).`,
+        );
+        return this.blobFailed(ref);
+      }
+      if (this.source) await this.compareWithSource(id, ref, buffer);
+      engine.log.debug(`Scrub of block ${id} (UID ${ref.uid}) ok.`);
+    } finally {
+      this.buffers.give(buffer);
+    }
+  }
+
+  private blobFailed(ref: BlobRef): void {
+    this.blobProblems++;
+    invalidateBlob(this.engine, ref.uid!, ref.checksum);
+  }
+
+  private async compareWithSource(id: number, ref: BlobRef, backup: ArrayBuffer): Promise<void> {
+    const { blockSize } = this.engine.settings;
+    const fromSource = new Uint8Array(ref.size);
+    const length = await this.source!.read(id * blockSize, fromSource);
+    const same = length === ref.size &&
+      Buffer.from(fromSource).equals(Buffer.from(backup, 0, ref.size));
+    if (same) return;
+    const hashed = await this.engine.hasher().hash(fromSource.buffer, length);
+    this.engine.log.error(
+      `Source data has changed for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum} should-be: ` +
+        `${ref.checksum}). NOT setting this block invalid, because the source looks wrong.`,
+    );
+    this.sourceProblems++;
+  }
+}
