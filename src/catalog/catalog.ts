@@ -139,6 +139,9 @@ export interface Catalog {
   /** Every blob uid that any reference names (for the full cleanup). */
   referencedBlobUids(prefix?: string): Set<string>;
 
+  /** Runs `work` as one transaction (calls inside it join it). */
+  atomically<T>(work: () => T): T;
+
   insertStats(stats: BackupStats): void;
   /**
    * Stats rows: of one version in insertion order, or the newest `limit` rows of all (all when undefined),

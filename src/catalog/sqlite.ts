@@ -151,8 +151,12 @@ export class SqliteCatalog implements Catalog {
     return statement;
   }
 
+  private depth = 0;
+
   private transaction<T>(work: () => T): T {
+    if (this.depth > 0) return work();
     this.db.exec("BEGIN IMMEDIATE");
+    this.depth++;
     try {
       const result = work();
       this.db.exec("COMMIT");
@@ -160,7 +164,13 @@ export class SqliteCatalog implements Catalog {
     } catch (error) {
       this.db.exec("ROLLBACK");
       throw error;
+    } finally {
+      this.depth--;
     }
+  }
+
+  atomically<T>(work: () => T): T {
+    return this.transaction(work);
   }
 
   listVersions(filter: VersionFilter = {}): Version[] {

@@ -1,7 +1,25 @@
-/** `backy2 add-tag VERSION_UID NAME[,NAME...]` (behavior §2.6, §10.3). */
+/**
+ * `backy2 add-tag VERSION_UID NAME` (behavior §2.6, §10.3): NAME is one tag or a comma-separated list (one CSV
+ * record, items stripped); tags the version already has are skipped. Like the reference, a failure (such as an
+ * unknown version) is only a warning and the command still succeeds.
+ */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { parseCsvRecord } from "../output/fields.ts";
 
-export function addTag(_ctx: CommandContext): number {
-  return notImplemented("add-tag");
+export function addTag(ctx: CommandContext): number {
+  const uid = ctx.string("version_uid")!;
+  const tags = tagList(ctx.string("name")!);
+  const { catalog } = ctx.engine;
+  try {
+    const existing = catalog.getVersion(uid).tags;
+    catalog.addTags(uid, tags.filter((tag) => !existing.includes(tag)));
+  } catch {
+    ctx.log.warning("Unable to add tag.");
+  }
+  return 0;
+}
+
+/** The tags named by a NAME argument; empty items (`a,,b`) name no tag. */
+export function tagList(text: string): string[] {
+  return [...new Set(parseCsvRecord(text))].filter((tag) => tag !== "");
 }

@@ -1,7 +1,59 @@
-/** `backy2 du [VERSION_UID] [-f FIELDS]` (behavior §2.6, §14.2). */
+/**
+ * `backy2 du [VERSION_UID] [-f FIELDS]` (behavior §2.6, §14.2): how much stored data a version uses, shares
+ * and would free. Without a uid, one row per version in `ls` order (the rows do not name their version, as
+ * in the reference). Each reported version is locked (shared) for the rest of the command.
+ */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import type { BlobRef, Catalog, Version } from "../catalog/catalog.ts";
+import { type FieldSpec, type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
+import { renderReport } from "../output/report.ts";
+import { type Usage, type UsageBlock, versionUsage } from "../engine/usage.ts";
+import { versionLocked } from "../util/errors.ts";
 
-export function du(_ctx: CommandContext): number {
-  return notImplemented("du");
+const size = (value: (u: Usage) => number): FieldSpec<Usage> => ({ align: "r", humanize: true, value });
+
+export const DU_FIELDS: FieldSpecs<Usage> = {
+  Real: size((u) => u.real),
+  Null: size((u) => u.null),
+  "Dedup Own": size((u) => u.dedupOwn),
+  "Dedup Others": size((u) => u.dedupOthers),
+  Individual: size((u) => u.individual),
+  "Est. Space": size((u) => u.estSpace),
+  "Est. Space freed": size((u) => u.estSpaceFreed),
+};
+
+export function du(ctx: CommandContext): number {
+  const fields = parseCsvRecord(ctx.string("fields")!);
+  const { catalog } = ctx.engine;
+  const uid = ctx.string("version_uid");
+  const versions = uid ? [catalog.getVersion(uid)] : catalog.listVersions();
+  for (const version of versions) {
+    // Shared: several reports may read a version at once, but it cannot be written or removed meanwhile.
+    if (!ctx.locks.lock(version.uid, "shared")) throw versionLocked(version.uid);
+  }
+  const rows = usageOf(catalog, versions);
+  ctx.print(renderReport(fields, DU_FIELDS, rows, ctx.reportFlags));
+  return 0;
+}
+
+/** The usage of each version, from one pass over the reference counts of the whole catalog. */
+function usageOf(catalog: Catalog, versions: Version[]): Usage[] {
+  if (versions.length === 0) return [];
+  const counts = catalog.referenceCounts();
+  const refs = catalog.refs(counts.keys());
+  const usesByUid = new Map<string, number>();
+  for (const [id, n] of counts) {
+    const blob = refs.get(id)?.uid;
+    if (blob != null) usesByUid.set(blob, (usesByUid.get(blob) ?? 0) + n);
+  }
+  const uses = (blob: string) => usesByUid.get(blob) ?? 0;
+  return versions.map((version) => versionUsage(blocksOf(catalog, version.uid, refs), uses));
+}
+
+/** The recorded blocks of a version (an unfinished version may not have all of them yet). */
+function* blocksOf(catalog: Catalog, uid: string, refs: Map<number, BlobRef>): Generator<UsageBlock> {
+  for (const id of catalog.blockMap(uid)) {
+    const ref = refs.get(id);
+    if (ref !== undefined) yield ref;
+  }
 }

@@ -1,7 +1,23 @@
-/** `backy2 expire VERSION_UID EXPIRE` (behavior §2.6, §10.4). */
+/**
+ * `backy2 expire VERSION_UID EXPIRE` (behavior §2.6, §10.4): sets the expiration date, or clears it when EXPIRE
+ * is empty. A date that does not parse fails with exit 1 before anything is touched; any other failure (such as
+ * an unknown version) is only a warning, and the command still succeeds, as in the reference.
+ */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { parseExpire } from "../output/dates.ts";
+import { catalogTime } from "../util/clock.ts";
 
-export function expire(_ctx: CommandContext): number {
-  return notImplemented("expire");
+export function expire(ctx: CommandContext): number {
+  const uid = ctx.string("version_uid")!;
+  const text = ctx.string("expire")!;
+  const date = text === "" ? null : catalogTime(parseExpire(text));
+  const { catalog } = ctx.engine;
+  try {
+    catalog.setExpire(uid, date);
+  } catch {
+    ctx.log.warning("Unable to expire version.");
+    return 0;
+  }
+  ctx.log.debug(`Set expire for version (UID ${uid})`);
+  return 0;
 }

@@ -1,7 +1,12 @@
-/** `backy2 protect VERSION_UID` (behavior §2.6, §10.2). */
+/** `backy2 protect VERSION_UID` (behavior §2.6, §10.2): protected versions cannot be removed by `rm`. */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { BackyError } from "../util/errors.ts";
 
-export function protect(_ctx: CommandContext): number {
-  return notImplemented("protect");
+export function protect(ctx: CommandContext): number {
+  const uid = ctx.string("version_uid")!;
+  const { catalog } = ctx.engine;
+  if (catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is already protected.`);
+  catalog.setProtected(uid, true);
+  ctx.log.debug(`Marked version protected (UID ${uid})`);
+  return 0;
 }

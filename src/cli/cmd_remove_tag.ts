@@ -1,7 +1,11 @@
-/** `backy2 remove-tag VERSION_UID NAME[,NAME...]` (behavior §2.6, §10.3). */
+/**
+ * `backy2 remove-tag VERSION_UID NAME` (behavior §2.6, §10.3): removes each named tag (comma-separated, as for
+ * add-tag). An unknown version or a tag the version does not have is silently fine.
+ */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { tagList } from "./cmd_add_tag.ts";
 
-export function removeTag(_ctx: CommandContext): number {
-  return notImplemented("remove-tag");
+export function removeTag(ctx: CommandContext): number {
+  ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
+  return 0;
 }

@@ -1,7 +1,23 @@
-/** `backy2 sla [NAME] [-s SCHEDULERS] [-f FIELDS]` (behavior §12.2). */
+/**
+ * `backy2 sla [NAME] [-s SCHEDULERS] [-f FIELDS]` (behavior §2.6, §12.2): every way the backups of each version
+ * name break their schedulers' service levels, one row per breach. Breaches are reported, not failures: the
+ * exit code stays 0.
+ */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
+import { renderReport } from "../output/report.ts";
+import { type SlaRow, slaRows } from "../engine/schedule.ts";
+import { now } from "../util/clock.ts";
+import { scheduleInput } from "./cmd_due.ts";
 
-export function sla(_ctx: CommandContext): number {
-  return notImplemented("sla");
+export const SLA_FIELDS: FieldSpecs<SlaRow> = {
+  name: { align: "l", value: (row) => row.name },
+  breach: { align: "l", value: (row) => row.breach },
+};
+
+export function sla(ctx: CommandContext): number {
+  const fields = parseCsvRecord(ctx.string("fields")!);
+  const { versions, names, schedulers } = scheduleInput(ctx);
+  ctx.print(renderReport(fields, SLA_FIELDS, slaRows(versions, names, schedulers, now()), ctx.reportFlags));
+  return 0;
 }

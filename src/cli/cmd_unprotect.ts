@@ -1,7 +1,12 @@
 /** `backy2 unprotect VERSION_UID` (behavior §2.6, §10.2). */
 import type { CommandContext } from "./context.ts";
-import { notImplemented } from "./not_implemented.ts";
+import { BackyError } from "../util/errors.ts";
 
-export function unprotect(_ctx: CommandContext): number {
-  return notImplemented("unprotect");
+export function unprotect(ctx: CommandContext): number {
+  const uid = ctx.string("version_uid")!;
+  const { catalog } = ctx.engine;
+  if (!catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is not protected.`);
+  catalog.setProtected(uid, false);
+  ctx.log.debug(`Marked version unprotected (UID ${uid})`);
+  return 0;
 }

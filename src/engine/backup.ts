@@ -320,7 +320,7 @@ class DataPhase {
       throw error;
     }
     if (this.failure?.kind === "sanity") return this.failure;
-    await this.checkpoint(this.failure === null);
+    await this.checkpoint();
     return this.failure;
   }
 
@@ -426,22 +426,25 @@ class DataPhase {
   }
 
   /**
-   * Makes the written blobs durable, records their references and saves the draft block map (unless the
-   * caller commits the map right after, which makes a draft pointless). Checkpoints run one after another
-   * in the background, so the disk flushes while the next blocks are read and hashed.
+   * Makes the written blobs durable, then records their references and saves the draft block map in one
+   * transaction, so that no moment exists where a recorded blob is used by nothing a cleanup respects.
+   * Checkpoints run one after another in the background: the disk flushes while the next blocks are hashed.
    */
-  private checkpoint(final = false): Promise<void> {
+  private checkpoint(): Promise<void> {
     const batch = this.written.splice(0);
     this.lastCheckpoint = performance.now();
     if (batch.length === 0) return this.checkpoints;
+    const { catalog, store } = this.engine;
     this.checkpoints = this.checkpoints.then(async () => {
-      await this.engine.store.flush();
-      const ids = this.engine.catalog.addRefs(batch.map((pending) => pending.ref));
-      batch.forEach((pending, i) => {
-        pending.id = ids[i];
-        for (const block of pending.blocks) this.map[block] = pending.id;
+      await store.flush();
+      catalog.atomically(() => {
+        const ids = catalog.addRefs(batch.map((pending) => pending.ref));
+        batch.forEach((pending, i) => {
+          pending.id = ids[i];
+          for (const block of pending.blocks) this.map[block] = pending.id;
+        });
+        catalog.saveDraft(this.uid, this.map);
       });
-      if (!final) this.engine.catalog.saveDraft(this.uid, this.map);
     });
     this.checkpoints.catch((error) => this.failure ??= { kind: "write", message: (error as Error).message });
     return this.checkpoints;

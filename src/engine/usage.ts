@@ -55,7 +55,10 @@ export function versionUsage(blocks: Iterable<UsageBlock>, uses: (uid: string) =
   return usage;
 }
 
-/** Adds one blob group's sizes; returns its fractional share of Est. Space. */
+/**
+ * Adds one blob group's sizes; returns its fractional share of Est. Space, which the reference counts once
+ * per group however often this version uses the blob (checked against its captured output).
+ */
 function addGroup(usage: Usage, group: Group, all: number): number {
   const { size, own } = group;
   const others = all - own;

@@ -1,0 +1,79 @@
+/**
+ * Unit tests of the SQLite catalog's invariants: block maps survive commit and removal with shared pages, and
+ * a blob a running backup claimed for deduplication is never handed to a cleanup.
+ */
+import { assertEquals } from "../output/test_assert.ts";
+import { SqliteCatalog } from "./sqlite.ts";
+import type { NewBlobRef } from "./catalog.ts";
+
+function open(): { catalog: SqliteCatalog; dir: string } {
+  const dir = Deno.makeTempDirSync();
+  return { catalog: SqliteCatalog.open(`${dir}/c.sqlite`, { engine: "test", create: true }), dir };
+}
+
+function blob(uid: string, checksum: string): NewBlobRef {
+  return { uid, checksum, size: 4096, encVersion: 0, encEnvkey: null, encNonce: null };
+}
+
+const FAR_FUTURE = 2 ** 40;
+
+Deno.test("a committed block map reads back across pages, and identical pages are shared", () => {
+  const { catalog, dir } = open();
+  const ids = catalog.addRefs(Array.from({ length: 3000 }, (_, i) => blob(`u${i}`, `c${i}`)));
+  const a = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096 });
+  catalog.commitVersion(a.uid, Uint32Array.from(ids));
+  const b = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096 });
+  catalog.commitVersion(b.uid, Uint32Array.from(ids));
+  assertEquals([...catalog.blockMap(b.uid)], ids);
+  assertEquals(catalog.getVersion(b.uid).valid, true);
+  assertEquals(catalog.referenceCounts().get(ids[2999]), 2);
+  assertEquals(catalog.removeVersion(a.uid), 3000);
+  assertEquals([...catalog.blockMap(b.uid)], ids);
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).length, 0);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("removing the last version using a blob makes it a cleanup candidate", () => {
+  const { catalog, dir } = open();
+  const [id] = catalog.addRefs([blob("only", "sum")]);
+  const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  catalog.commitVersion(v.uid, Uint32Array.of(id));
+  catalog.removeVersion(v.uid);
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
+  assertEquals(catalog.findDedup("sum", 0, 4096), null);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a blob claimed by a running backup survives the removal of its last version and a cleanup", () => {
+  const { catalog, dir } = open();
+  const [id] = catalog.addRefs([blob("shared", "sum")]);
+  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  catalog.commitVersion(old.uid, Uint32Array.of(id));
+  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  assertEquals(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
+  catalog.removeVersion(old.uid);
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  catalog.commitVersion(running.uid, Uint32Array.of(id));
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  // Once the running backup's version is gone too, the blob is free.
+  catalog.removeVersion(running.uid);
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["shared"]);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candidate", () => {
+  const { catalog, dir } = open();
+  const [id] = catalog.addRefs([blob("drafted", "sum")]);
+  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  catalog.commitVersion(old.uid, Uint32Array.of(id));
+  const killed = catalog.createVersion({ name: "a", snapshotName: "", size: 2, sizeBytes: 8192 });
+  catalog.saveDraft(killed.uid, Uint32Array.of(id, 0));
+  catalog.removeVersion(old.uid);
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  assertEquals([...catalog.blockMap(killed.uid)], [id, 0]);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});

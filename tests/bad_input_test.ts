@@ -1,0 +1,247 @@
+/**
+ * CLI tests of bad input (behavior §2.1–§2.5, §6.2–§6.4, §7, §18): every mistake a user can make on the
+ * command line, in a hints file or in the config gives the reference's one-line message on stderr and its
+ * exit code, never a JavaScript stack trace, and leaves the catalog, the blob files and the sandbox as they
+ * were (no version, no blob, no restore target created).
+ */
+import {
+  assert,
+  assertEquals,
+  buildImage,
+  error,
+  type Expected,
+  expectRun,
+  FAILED,
+  Rng,
+  runBacky,
+  Sandbox,
+  writeConfig,
+  writeHints,
+} from "./helpers.ts";
+
+const BS = 4096;
+const UNKNOWN_UID = "00000000-0000-1000-8000-000000000000";
+
+/** What must not change: the catalog as `ls` shows it, the blob files, and the sandbox's own files. */
+async function snapshot(sb: Sandbox): Promise<string> {
+  const ls = await sb.run(["-ms", "ls"]);
+  expectRun(ls, { code: 0, stderr: "" });
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(sb.dir)) {
+    // The log grows with every run; lock files are left in place by design (src/lock/locks.ts).
+    if (entry.name !== "backy.log" && !entry.name.endsWith(".lock")) files.push(entry.name);
+  }
+  return JSON.stringify({ ls: ls.stdout, blobs: await sb.blobs(), files: files.sort() }, null, 1);
+}
+
+/**
+ * A sandbox with a valid version of `disk.img` and an invalid one of `other.img` (one of its blobs was
+ * corrupted and a restore found it, which invalidates the version).
+ */
+async function prepare(sb: Sandbox): Promise<{ valid: string; invalid: string }> {
+  const rng = new Rng(1234);
+  await Deno.writeFile(sb.path("disk.img"), buildImage(rng, BS, ["random", "zero", "random", "random"], 15000));
+  const valid = await sb.backup([sb.url("disk.img"), "vm"]);
+  const before = new Set(await sb.blobs());
+  await Deno.writeFile(sb.path("other.img"), buildImage(rng, BS, ["random", "random"]));
+  const invalid = await sb.backup([sb.url("other.img"), "other"]);
+  const own = (await sb.blobs()).filter((path) => !before.has(path));
+  assertEquals(own.length, 2, "blobs of other.img");
+  const blob = await Deno.readFile(own[0]);
+  blob[17] ^= 0xff;
+  await Deno.writeFile(own[0], blob);
+  const restore = await sb.run(["restore", invalid, sb.url("other-restored.img")]);
+  expectRun(restore, { code: 0, stderr: /Checksum mismatch during restore for block \d+ / });
+  await Deno.remove(sb.path("other-restored.img"));
+  const rows = await sb.versions();
+  assertEquals(rows.map((v) => [v.uid, v.valid]), [[invalid, "0"], [valid, "1"]], "ls after the corrupt restore");
+  return { valid, invalid };
+}
+
+Deno.test("bad input gives the reference's one-line errors and exit codes and changes nothing", async (t) => {
+  const sb = await Sandbox.create();
+  try {
+    const { valid, invalid } = await prepare(sb);
+    await Deno.writeTextFile(sb.path("notjson.json"), "this is not JSON\n");
+    await Deno.writeTextFile(sb.path("nooffset.json"), '[{"length": 4096, "exists": "true"}]\n');
+    await writeHints(sb.path("pastend.json"), [
+      { offset: 0, length: 4096, exists: "true" },
+      { offset: 12288, length: 2713, exists: "false" },
+    ]);
+    await Deno.mkdir(sb.path("adir"));
+    const expected = await snapshot(sb);
+
+    /** Runs `args` (the config is added), checks the outcome, then checks that nothing changed. */
+    const check = async (name: string, args: string[], want: Expected & { stdin?: string }) => {
+      await t.step(name, async () => {
+        const result = await sb.run(args, { stdin: want.stdin });
+        expectRun(result, want, `backy2 ${args.join(" ")}`);
+        assertEquals(await snapshot(sb), expected, "catalog, blobs and files are unchanged");
+      });
+    };
+    /** A command that fails with `message` and `Backy failed.` (exit 100). */
+    const fails = (name: string, args: string[], message: string | RegExp, stdin?: string) =>
+      check(name, args, {
+        code: 100,
+        stdout: args[0] === "-ms" ? "" : sb.commandLine(args),
+        stderr: typeof message === "string" ? error(message) + FAILED : message,
+        stdin,
+      });
+    /** Exactly one ERROR line of any text, then `Backy failed.`. */
+    const oneLine = /^ {3}ERROR: \[backy2\.logging\] \S.*\n {3}ERROR: \[backy2\.logging\] Backy failed\.\n\n$/;
+    const disk = sb.url("disk.img");
+
+    await fails("unknown source scheme", ["backup", "rdb://pool/img", "vm"], "No module named 'backy2.io.rdb'");
+    await fails(
+      "unknown target scheme",
+      ["restore", valid, "s3://bucket/img"],
+      "No module named 'backy2.io.s3'",
+    );
+    await fails("URL with a query", ["backup", "file:///x?y=1", "vm"], "Invalid URL.");
+    await fails("URL with a fragment", ["backup", "file:///x#part", "vm"], "Invalid URL.");
+    await fails(
+      "path without a scheme",
+      ["backup", "/tmp/x", "vm"],
+      "Invalid URL. You must provide the type (e.g. file://)",
+    );
+    await fails(
+      "file:// without a path",
+      ["backup", "file://", "vm"],
+      "Not a valid io name: file:// . Need a file path, e.g. file:///somepath/file",
+    );
+    await fails(
+      "null:// with a bad size",
+      ["backup", "null://12X", "vm"],
+      "Not a valid io name: null://12X . Need a virtual file size, e.g. random://200TB or random://10GB",
+    );
+    await fails(
+      "missing source file",
+      ["backup", sb.url("missing.img"), "vm"],
+      `[Errno 2] No such file or directory: '${sb.path("missing.img")}'`,
+    );
+    await fails(
+      "missing hints file",
+      ["backup", "-r", sb.path("missing.json"), disk, "vm"],
+      `[Errno 2] No such file or directory: '${sb.path("missing.json")}'`,
+    );
+    await fails(
+      "a directory as source",
+      ["backup", sb.url("adir"), "vm"],
+      `[Errno 21] Is a directory: '${sb.path("adir")}'`,
+    );
+    await check("restore onto a directory without -f", ["restore", valid, sb.url("adir")], {
+      code: 1,
+      stdout: sb.commandLine(["restore", valid, sb.url("adir")]),
+      stderr: error(`Target already exists: ${sb.url("adir")}`) +
+        "Error opening restore target. You must force the restore.\n",
+    });
+    await fails(
+      "forced restore onto a directory",
+      ["restore", "-f", valid, sb.url("adir")],
+      `[Errno 21] Is a directory: '${sb.path("adir")}'`,
+    );
+    await fails(
+      "restore into a missing folder",
+      ["restore", valid, sb.url("nofolder/target.img")],
+      `[Errno 2] No such file or directory: '${sb.path("nofolder/target.img")}'`,
+    );
+    await fails("hints that are not JSON", ["backup", "-r", sb.path("notjson.json"), disk, "vm"], oneLine);
+    await fails("hints from stdin that are not JSON", ["backup", "-r", "-", disk, "vm"], oneLine, "[{]\n");
+    await fails("hints entry without offset", ["backup", "-r", sb.path("nooffset.json"), disk, "vm"], oneLine);
+    await fails(
+      "hints beyond the end of the source",
+      ["backup", "-r", sb.path("pastend.json"), disk, "vm"],
+      "Hints have higher offsets than source file.",
+    );
+    await fails(
+      "restore of an unknown version",
+      ["restore", UNKNOWN_UID, sb.url("target.img")],
+      `'Version ${UNKNOWN_UID} not found.'`,
+    );
+    await fails(
+      "continuing a valid version",
+      ["backup", "-c", valid, disk, "vm"],
+      "You cannot continue a valid version.",
+    );
+    await fails(
+      "continuing an unknown version",
+      ["backup", "-c", UNKNOWN_UID, disk, "vm"],
+      `'Version ${UNKNOWN_UID} not found.'`,
+    );
+    await fails(
+      "continuing with a source of another size",
+      ["backup", "-c", invalid, "null://1M", "other"],
+      "Version to continue backup from has a different size than the source. Cannot continue.",
+    );
+    await fails(
+      "basing on an invalid version",
+      ["backup", "-f", invalid, disk, "vm"],
+      "You cannot base on an invalid version.",
+    );
+    await fails(
+      "basing on an unknown version",
+      ["backup", "-f", UNKNOWN_UID, disk, "vm"],
+      `'Version ${UNKNOWN_UID} not found.'`,
+    );
+    await fails("restore -c that is not a number", ["restore", "-c", "abc", valid, sb.url("target.img")], oneLine);
+    await fails("unknown ls field", ["-ms", "ls", "-f", "uid,bogus"], "'bogus'");
+
+    // Bad dates are reported before anything happens, with exit 1 and without "Backy failed.".
+    for (
+      const [expire, message] of [
+        ["foo", "time data 'foo' does not match format '%Y-%m-%d'"],
+        ["2020-01-02x", "unconverted data remains: x"],
+        ["2020-13-01", "time data '2020-13-01' does not match format '%Y-%m-%d'"],
+      ]
+    ) {
+      const args = ["backup", "-e", expire, disk, "vm"];
+      await check(`backup -e '${expire}'`, args, { code: 1, stdout: sb.commandLine(args), stderr: error(message) });
+    }
+
+    await t.step("a bad config value names file, section and key", async () => {
+      const dir = sb.path("badconfig");
+      await Deno.mkdir(dir);
+      const config = await writeConfig(dir, {}, "bad.cfg");
+      await Deno.writeTextFile(
+        config,
+        (await Deno.readTextFile(config)).replace("block_size: 4096", "block_size: abc"),
+      );
+      const result = await runBacky(["-c", config, "ls"]);
+      expectRun(result, { code: 1, stdout: "" });
+      const lines = result.stderr.split("\n");
+      assertEquals(lines.length, 2, `one line:\n${result.stderr}`);
+      for (const part of [config, "DEFAULTS", "block_size"]) {
+        assert(lines[0].includes(part), `"${lines[0]}" names ${part}`);
+      }
+      await Deno.remove(dir, { recursive: true });
+      assertEquals(await snapshot(sb), expected);
+    });
+
+    await t.step("a missing config file", async () => {
+      expectRun(await runBacky(["-c", "/nonexistent", "ls"]), {
+        code: 1,
+        stdout: "",
+        stderr: "File not found: /nonexistent\n",
+      });
+    });
+
+    await check("no subcommand prints the usage to stdout", [], { code: 1, stdout: /^usage: backy2 /, stderr: "" });
+    await check("an unknown option", ["backup", "--bogus", disk, "vm"], {
+      code: 2,
+      stdout: "",
+      stderr: /^usage: backy2 [^]*\nbacky2: error: unrecognized arguments: --bogus\n$/,
+    });
+    await check("a missing argument", ["backup", disk], {
+      code: 2,
+      stdout: "",
+      stderr: /^usage: backy2 backup [^]*\nbacky2 backup: error: the following arguments are required: name\n$/,
+    });
+    await check("an unknown subcommand", ["bogus"], {
+      code: 2,
+      stdout: "",
+      stderr: /^usage: backy2 [^]*\nbacky2: error: argument .*: invalid choice: 'bogus' \(choose from .*\)\n$/,
+    });
+  } finally {
+    await sb.remove();
+  }
+});
