@@ -75,6 +75,7 @@ export class CommandContext {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
       deduplication: config.defaults.deduplication,
+      encryptionVersion: config.defaults.encryptionVersion,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
     };
     return {

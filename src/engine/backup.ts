@@ -391,7 +391,7 @@ class DataPhase {
       else pending.blocks.push(id);
       return true;
     }
-    const existing = this.engine.catalog.findDedup(checksum, 0, size, this.uid);
+    const existing = this.engine.catalog.findDedup(checksum, this.engine.settings.encryptionVersion, size, this.uid);
     if (!existing) return false;
     this.map[id] = existing.id;
     return true;

@@ -13,6 +13,8 @@ export interface EngineSettings {
   blockSize: number;
   hashFunction: string;
   deduplication: boolean;
+  /** The encryption version new blobs get (deduplication only matches blobs of this version). */
+  encryptionVersion: number;
   /** Blocks read ahead of the hash workers and blobs written concurrently. */
   readAhead: number;
 }
