@@ -11,6 +11,7 @@ import { SqliteCatalog } from "../catalog/sqlite.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { FileStore } from "../store/file_store.ts";
 import { NullStore } from "../store/null_store.ts";
+import { ThrottledStore } from "../store/throttled_store.ts";
 import { Locks } from "../lock/locks.ts";
 import { openSource, openTarget } from "../io/open.ts";
 import { BackyError } from "../util/errors.ts";
@@ -76,12 +77,13 @@ export class CommandContext {
       hashFunction: config.defaults.hashFunction,
       deduplication: config.defaults.deduplication,
       encryptionVersion: config.defaults.encryptionVersion,
+      processName: config.defaults.processName,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
     };
     return {
       settings,
       catalog,
-      store: buildStore(config),
+      store: ThrottledStore.wrap(buildStore(config), config.data.bandwidthRead, config.data.bandwidthWrite),
       log: this.log,
       locks: this.locks,
       hasher: () => this.sharedHasher ??= createHasher(config.defaults.hashFunction),

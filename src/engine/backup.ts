@@ -300,7 +300,7 @@ class DataPhase {
   ) {
     const { blockSize, readAhead } = engine.settings;
     this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
-    this.progress = new Progress(engine.log, `Backing up (2/2: Data) ${source.url}`);
+    this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
   }
 
   async run(reads: Plan[]): Promise<DataFailure | null> {
@@ -318,6 +318,8 @@ class DataPhase {
       await this.drain().catch(() => {});
       await this.checkpoint().catch(() => {});
       throw error;
+    } finally {
+      this.progress.finish();
     }
     if (this.failure?.kind === "sanity") return this.failure;
     await this.checkpoint();

@@ -15,6 +15,8 @@ export interface EngineSettings {
   deduplication: boolean;
   /** The encryption version new blobs get (deduplication only matches blobs of this version). */
   encryptionVersion: number;
+  /** Shown in the process title (`{process_name} [{status}]`). */
+  processName: string;
   /** Blocks read ahead of the hash workers and blobs written concurrently. */
   readAhead: number;
 }

@@ -61,7 +61,7 @@ async function zeroSparseBlocks(
   refs: Map<number, BlobRef>,
 ): Promise<BlockRead[]> {
   const { blockSize } = engine.settings;
-  const progress = new Progress(engine.log, `Restore phase 1/2 (sparse) to ${request.targetUrl}`);
+  const progress = new Progress(engine, `Restore phase 1/2 (sparse) to ${request.targetUrl}`);
   const reads: BlockRead[] = [];
   let written = 0;
   for (let id = request.continueFrom; id < map.length; id++) {
@@ -74,6 +74,7 @@ async function zeroSparseBlocks(
     }
     progress.update({ done: id - request.continueFrom + 1, total: map.length - request.continueFrom, bytes: written });
   }
+  progress.finish();
   return reads;
 }
 
@@ -116,7 +117,7 @@ async function restoreData(
 ): Promise<boolean> {
   const { blockSize, readAhead } = engine.settings;
   const window = Math.max(readAhead, engine.hasher().parallelism * 2 + 2);
-  const progress = new Progress(engine.log, `Restore phase 2/2 (data) to ${request.targetUrl}`);
+  const progress = new Progress(engine, `Restore phase 2/2 (data) to ${request.targetUrl}`);
   const inFlight = new Set<Promise<void>>();
   const lastId = new LastId(request.continueFrom, blocks, reads);
   let unreadable = false;
@@ -160,5 +161,6 @@ async function restoreData(
     progress.update({ done: ++done, total: reads.length, bytes, writeQueue, extra: `Last ID: ${lastId}` });
   }
   await Promise.all(inFlight);
+  progress.finish();
   return unreadable;
 }

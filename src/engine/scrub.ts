@@ -90,7 +90,7 @@ class ScrubRun {
   constructor(private readonly engine: Engine, private readonly source: Source | null, message: string) {
     const { blockSize, readAhead } = engine.settings;
     this.buffers = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
-    this.progress = new Progress(engine.log, message);
+    this.progress = new Progress(engine, message);
   }
 
   async check(checks: BlockCheck[]): Promise<void> {
@@ -104,6 +104,7 @@ class ScrubRun {
       this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
     }
     await Promise.all(inFlight);
+    this.progress.finish();
   }
 
   private async checkBlock({ id, ref }: BlockCheck): Promise<void> {
