@@ -158,8 +158,17 @@ async function main(): Promise<void> {
   rows.push({ job: "RSS: backup null://1G", ...null1g, mibPerSec: rate(null1g.seconds, 1024) });
   const emptyHints = join(dir, "empty-hints.json");
   Deno.writeTextFileSync(emptyHints, "[]\n");
-  const null1t = await timed(["-c", nullCfg, "backup", "-r", emptyHints, "null://1T", "null1t"]);
-  rows.push({ job: "RSS: backup null://1T with empty hints", ...null1t });
+  // 1 GiB of changes spread evenly over 1 TiB: the same data work as null://1G on a 1024 times larger image.
+  const spreadHints = join(dir, "spread-hints.json");
+  const extents = Array.from({ length: 256 }, (_, i) => ({ offset: i * 4096 * MiB, length: 4 * MiB, exists: "true" }));
+  Deno.writeTextFileSync(spreadHints, JSON.stringify(extents) + "\n");
+  const null1t = await timed(["-c", nullCfg, "backup", "-r", spreadHints, "null://1T", "null1t"]);
+  rows.push({
+    job: "RSS: backup null://1T, 1 GiB hinted",
+    ...null1t,
+    mibPerSec: rate(null1t.seconds, 1024),
+    note: `RSS ${((null1t.rssMiB / null1g.rssMiB - 1) * 100).toFixed(0)} % vs 1G`,
+  });
 
   const tbCfg = writeConfig("tb");
   const tbCatalog = join(storeDir, "tb", "backy.sqlite");
