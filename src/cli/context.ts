@@ -79,6 +79,7 @@ export class CommandContext {
       encryptionVersion: config.defaults.encryptionVersion,
       processName: config.defaults.processName,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
+      simultaneousWrites: config.data.simultaneousWrites,
     };
     return {
       settings,

@@ -16,7 +16,7 @@ import { now } from "../util/clock.ts";
 import type { Engine } from "./engine.ts";
 import { HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
 import { autoTags } from "./auto_tags.ts";
-import { BufferPool } from "./buffers.ts";
+import { BufferPool, Slots } from "./buffers.ts";
 import { Progress } from "./progress.ts";
 
 export interface BackupRequest {
@@ -281,6 +281,7 @@ interface PendingBlob {
 /** Step 9: the read → hash → dedup → write pipeline over the planned reads. */
 class DataPhase {
   private readonly pool: BufferPool;
+  private readonly writeSlots: Slots;
   private readonly inRun = new Map<string, PendingBlob>();
   private readonly written: PendingBlob[] = [];
   private readonly tasks = new Set<Promise<void>>();
@@ -300,6 +301,7 @@ class DataPhase {
   ) {
     const { blockSize, readAhead } = engine.settings;
     this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
+    this.writeSlots = new Slots(engine.settings.simultaneousWrites);
     this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
   }
 
@@ -409,7 +411,8 @@ class DataPhase {
     };
     if (this.engine.settings.deduplication) this.inRun.set(checksum, pending);
     try {
-      const encoding = await this.engine.store.write(uid, new Uint8Array(buffer, 0, length));
+      const data = new Uint8Array(buffer, 0, length);
+      const encoding = await this.writeSlots.run(() => this.engine.store.write(uid, data));
       Object.assign(pending.ref, encoding);
     } catch (error) {
       this.inRun.delete(checksum);

@@ -17,8 +17,10 @@ export interface EngineSettings {
   encryptionVersion: number;
   /** Shown in the process title (`{process_name} [{status}]`). */
   processName: string;
-  /** Blocks read ahead of the hash workers and blobs written concurrently. */
+  /** Blocks read ahead of the hashing. */
   readAhead: number;
+  /** Blob writes in flight at most (`simultaneous_writes` of the data backend). */
+  simultaneousWrites: number;
 }
 
 export interface Engine {
