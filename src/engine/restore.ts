@@ -38,6 +38,13 @@ export async function restore(engine: Engine, request: RestoreRequest): Promise<
   const version = catalog.getVersion(request.uid);
   const map = catalog.blockMap(version.uid);
   const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
+  const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);
+  if (missing > 0) {
+    engine.log.warning(
+      `Version ${version.uid} is incomplete: ${missing} of its ${map.length} blocks were never backed up; ` +
+        "the target keeps whatever those regions held.",
+    );
+  }
   const target = await engine.openTarget(request.targetUrl, version.sizeBytes, request.force);
   try {
     const reads = await zeroSparseBlocks(engine, request, target, map, refs);
