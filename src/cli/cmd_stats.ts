@@ -10,8 +10,7 @@ import type { CommandContext } from "./context.ts";
 import type { StatsRow } from "../catalog/catalog.ts";
 import { type FieldSpec, type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
 import { renderReport } from "../output/report.ts";
-import { PY_SPACE_CLASS, pyRepr, pyStrip } from "../output/pystr.ts";
-import { BackyError } from "../util/errors.ts";
+import { parsePyInt } from "../output/pystr.ts";
 
 const count = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ align: "r", value });
 const bytes = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ align: "r", humanize: true, value });
@@ -48,12 +47,4 @@ function statsRows(ctx: CommandContext, versionUid: string | undefined, limit: n
   if (!versionUid) return catalog.listStats({ limit });
   const rows = catalog.listStats({ versionUid, limit });
   return limit === undefined ? rows : rows.slice(Math.max(0, rows.length - limit));
-}
-
-const PY_INT = new RegExp(`^[${PY_SPACE_CLASS}]*[+-]?\\d+(?:_\\d+)*[${PY_SPACE_CLASS}]*$`);
-
-/** Python's `int(text)` for decimal text, with its error message (exit 100) for anything else. */
-export function parsePyInt(text: string): number {
-  if (!PY_INT.test(text)) throw new BackyError(`invalid literal for int() with base 10: ${pyRepr(text)}`);
-  return Number(pyStrip(text).replaceAll("_", ""));
 }

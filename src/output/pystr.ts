@@ -1,8 +1,9 @@
 /**
  * The few Python string semantics that leak into backy2's output: `repr()` of a str (inside error
- * messages), `str.strip()` (field and tag lists), `str()` of a cell value, and which characters
- * Python counts as whitespace (`str.isspace`, also what `\s` matches in `re`).
+ * messages), `str.strip()` (field and tag lists), `str()` of a cell value, `int()` of option text, and
+ * which characters Python counts as whitespace (`str.isspace`, also what `\s` matches in `re`).
  */
+import { BackyError } from "../util/errors.ts";
 
 /** Body of a regex character class matching exactly Python's whitespace characters. */
 export const PY_SPACE_CLASS =
@@ -44,4 +45,12 @@ function reprChar(ch: string, quote: string): string {
   if (code < 0x100) return "\\x" + code.toString(16).padStart(2, "0");
   if (code < 0x10000) return "\\u" + code.toString(16).padStart(4, "0");
   return "\\U" + code.toString(16).padStart(8, "0");
+}
+
+const PY_INT = new RegExp(`^[${PY_SPACE_CLASS}]*[+-]?\\d+(?:_\\d+)*[${PY_SPACE_CLASS}]*$`);
+
+/** Python's `int(text)` for decimal text, with its error message (exit 100) for anything else. */
+export function parsePyInt(text: string): number {
+  if (!PY_INT.test(text)) throw new BackyError(`invalid literal for int() with base 10: ${pyRepr(text)}`);
+  return Number(pyStrip(text).replaceAll("_", ""));
 }
