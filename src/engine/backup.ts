@@ -8,7 +8,7 @@
  * that `backup -c` completes from the last saved batch. The version turns valid in the same transaction that
  * commits its block map.
  */
-import type { BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
+import type { BackupStats, BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
 import { BackyError, Exit, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../util/ids.ts";
@@ -48,16 +48,11 @@ type Plan =
   | { kind: "read"; id: number }
   | { kind: "check"; id: number; expected: BlobRef };
 
-interface Counters {
-  bytesRead: number;
-  blocksRead: number;
-  bytesWritten: number;
-  blocksWritten: number;
-  bytesFoundDedup: number;
-  blocksFoundDedup: number;
-  bytesSparse: number;
-  blocksSparse: number;
-}
+/** The per-run counters of a stats row. */
+type Counters = Omit<
+  BackupStats,
+  "versionUid" | "versionName" | "versionSizeBytes" | "versionSizeBlocks" | "durationSeconds"
+>;
 
 export async function backup(engine: Engine, request: BackupRequest): Promise<BackupOutcome> {
   const hints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
