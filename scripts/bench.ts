@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
-import { newBlobUid } from "../src/util/ids.ts";
+import { newBlobUid } from "../src/store/blob_uid.ts";
 
 const root = resolve(import.meta.dirname!, "..");
 const { values } = parseArgs({

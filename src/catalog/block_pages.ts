@@ -6,7 +6,7 @@
  * changes k blocks adds at most k new pages plus a list of page ids: catalog growth follows the change, not
  * the image size.
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../util/sha256.ts";
 
 export const PAGE_ENTRIES = 1024;
 
@@ -21,7 +21,7 @@ export function toPages(map: Uint32Array): Page[] {
   for (let start = 0; start < map.length; start += PAGE_ENTRIES) {
     const ids = map.subarray(start, Math.min(map.length, start + PAGE_ENTRIES));
     const bytes = packIds(ids);
-    pages.push({ bytes, hash: createHash("sha256").update(bytes).digest() });
+    pages.push({ bytes, hash: sha256(bytes) });
   }
   return pages;
 }

@@ -11,7 +11,7 @@
 import type { BackupStats, BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
 import { BackyError, Exit, versionLocked } from "../util/errors.ts";
-import { newBlobUid } from "../util/ids.ts";
+import { newBlobUid } from "../store/blob_uid.ts";
 import { now } from "../util/clock.ts";
 import type { Engine } from "./engine.ts";
 import { HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";

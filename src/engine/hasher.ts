@@ -6,10 +6,34 @@
  * is not available. The OpenSSL path checks its first digest against `node:crypto`, so a wrong binding can
  * never produce wrong checksums silently.
  */
-import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { type OpenSslDigest, openSslDigest } from "../platform/libcrypto.ts";
 import { HashPool } from "./hash_pool.ts";
+
+/** Digest lengths in bytes of the hash functions the configuration accepts. */
+const DIGEST_LENGTHS: Record<string, number> = {
+  md5: 16,
+  sha1: 20,
+  sha224: 28,
+  sha256: 32,
+  sha384: 48,
+  sha512: 64,
+  "sha512-224": 28,
+  "sha512-256": 32,
+  "sha3-224": 28,
+  "sha3-256": 32,
+  "sha3-384": 48,
+  "sha3-512": 64,
+  blake2b512: 64,
+  blake2s256: 32,
+  ripemd160: 20,
+};
+
+/** node:buffer and node:crypto, loaded on first use: they cost commands that never hash ~0.1 s to load. */
+let nodeModules: Promise<[typeof import("node:buffer"), typeof import("node:crypto")]> | null = null;
+function node() {
+  nodeModules ??= Promise.all([import("node:buffer"), import("node:crypto")]);
+  return nodeModules;
+}
 
 export interface Hashed {
   /** The same memory as the submitted buffer. */
@@ -30,14 +54,17 @@ export interface Hasher {
 /** The fastest hasher available for `algorithm` (a node:crypto name such as `sha512`). */
 export function createHasher(algorithm: string): Hasher {
   const cores = navigator.hardwareConcurrency || 2;
-  const digest = openSslDigest(algorithm, createHash(algorithm).digest().length);
+  const length = DIGEST_LENGTHS[algorithm];
+  const digest = length ? openSslDigest(algorithm, length) : null;
   return digest ? new OpenSslHasher(algorithm, digest, cores) : new HashPool(algorithm, cores);
 }
 
-let zeros = Buffer.alloc(0);
+let zeros = new Uint8Array(0);
 
-export function isAllZero(block: Uint8Array): boolean {
-  if (zeros.length < block.length) zeros = Buffer.alloc(block.length);
+/** True when every byte is 0 (Buffer.equals runs at memory speed; a JS loop is ten times slower). */
+export async function isAllZero(block: Uint8Array): Promise<boolean> {
+  const [{ Buffer }] = await node();
+  if (zeros.length < block.length) zeros = new Uint8Array(block.length);
   return Buffer.from(block.buffer, block.byteOffset, block.byteLength).equals(zeros.subarray(0, block.length));
 }
 
@@ -52,14 +79,16 @@ class OpenSslHasher implements Hasher {
 
   async hash(buffer: ArrayBuffer, length: number): Promise<Hashed> {
     const block = new Uint8Array(buffer, 0, length);
-    if (isAllZero(block)) return { buffer, checksum: null, zero: true };
+    if (await isAllZero(block)) return { buffer, checksum: null, zero: true };
+    const [{ Buffer }] = await node();
     const checksum = Buffer.from(await this.digest.digest(block)).toString("hex");
-    if (!this.verified) this.verifyOnce(block, checksum);
+    if (!this.verified) await this.verifyOnce(block, checksum);
     return { buffer, checksum, zero: false };
   }
 
   /** The first digest of a run is compared with node:crypto's, so a broken binding cannot go unnoticed. */
-  private verifyOnce(block: Uint8Array, checksum: string): void {
+  private async verifyOnce(block: Uint8Array, checksum: string): Promise<void> {
+    const [, { createHash }] = await node();
     if (createHash(this.algorithm).update(block).digest("hex") !== checksum) {
       throw new Error(`OpenSSL ${this.algorithm} disagrees with node:crypto; refusing to continue`);
     }

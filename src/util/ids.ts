@@ -1,23 +1,19 @@
 /**
- * Identifiers in backy2's formats (behavior §5.3).
- *
- * Version uids are RFC 4122 version-1 UUIDs in lowercase canonical form. Blob uids are 32 characters: the
- * first 10 hex digits of md5 over a 22-character base57 "shortuuid" of a random UUID4, then that shortuuid.
- * The hex prefix spreads blobs over the store's directories; it is never derived from the content.
+ * Identifiers in backy2's formats (behavior §5.3): version uids, RFC 4122 version-1 UUIDs in lowercase
+ * canonical form, and the base57 "shortuuid" text that blob uids (store/blob_uid.ts) are made of.
  */
-import { createHash, randomBytes } from "node:crypto";
 
 const BASE57 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 /** 100-ns intervals between the Gregorian epoch (1582-10-15) and the Unix epoch. */
 const GREGORIAN_OFFSET = 122192928000000000n;
 
 let lastTimestamp = 0n;
-const clockSequence = randomBytes(2).readUInt16BE(0) & 0x3fff;
+const clockSequence = crypto.getRandomValues(new Uint16Array(1))[0] & 0x3fff;
 /** A random node id with the multicast bit set, as RFC 4122 §4.5 asks when no MAC address is used. */
 const node = (() => {
-  const bytes = randomBytes(6);
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
   bytes[0] |= 0x01;
-  return bytes.toString("hex");
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 })();
 
 /** A new version uid, e.g. `62c0f78e-e9a1-11f1-aa6b-02fc00000001`. */
@@ -47,13 +43,4 @@ export function base57(bytes: Uint8Array): string {
     value /= 57n;
   }
   return text.padStart(22, BASE57[0]);
-}
-
-/** A new 32-character blob uid. */
-export function newBlobUid(): string {
-  const uuid4 = randomBytes(16);
-  uuid4[6] = (uuid4[6] & 0x0f) | 0x40;
-  uuid4[8] = (uuid4[8] & 0x3f) | 0x80;
-  const short = base57(uuid4);
-  return createHash("md5").update(short).digest("hex").slice(0, 10) + short;
 }
