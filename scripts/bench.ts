@@ -7,11 +7,17 @@ import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
 import { newBlobUid } from "../src/store/blob_uid.ts";
+import { rbdBench } from "./bench_rbd.ts";
 
 const root = resolve(import.meta.dirname!, "..");
 const { values } = parseArgs({
   args: Deno.args,
-  options: { dir: { type: "string" }, "store-dir": { type: "string" }, "size-mib": { type: "string" } },
+  options: {
+    dir: { type: "string" },
+    "store-dir": { type: "string" },
+    "size-mib": { type: "string" },
+    ceph: { type: "boolean" }, // rbd:// rows (scripts/bench_rbd.ts); also when BACKY2_CEPH_CONF is set
+  },
 });
 const dir = resolve(values.dir ?? join(root, ".bench"));
 const storeDir = resolve(values["store-dir"] ?? join(dir, "store"));
@@ -185,6 +191,11 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) lsTimes.push((await timed(["-c", nullCfg, "ls"])).seconds);
   const ls = Math.min(...lsTimes);
   rows.push({ job: "backy2 ls start-up, 100+ versions (best of 5)", seconds: ls, rssMiB: 0 });
+
+  // ---- rbd:// (scripts/bench_rbd.ts): only with --ceph or BACKY2_CEPH_CONF ----
+  if (values.ceph || Deno.env.get("BACKY2_CEPH_CONF")) {
+    rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: writeConfig("rbd"), timed }));
+  }
 
   print(rows, hashRate);
 }

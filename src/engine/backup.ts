@@ -14,7 +14,7 @@ import { BackyError, Exit, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import { now } from "../util/clock.ts";
 import type { Engine } from "./engine.ts";
-import { HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
+import { type Hint, HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
 import { autoTags } from "./auto_tags.ts";
 import { BufferPool, Slots } from "./buffers.ts";
 import { Progress } from "./progress.ts";
@@ -55,13 +55,39 @@ type Counters = Omit<
 >;
 
 export async function backup(engine: Engine, request: BackupRequest): Promise<BackupOutcome> {
-  const hints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
+  const fileHints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
   const source = await engine.openSource(request.sourceUrl);
   try {
+    const hints = fileHints ?? await inToolHints(engine, request, source);
     return await new BackupRun(engine, request, source, hints).run();
   } finally {
     await source.close();
   }
+}
+
+/**
+ * In-tool differential (rbd): `backup -f BASE` without `-r` on a source that can diff snapshots gets its hints
+ * from the source itself — the extents changed since BASE's snapshot, when that snapshot still exists on the
+ * image — instead of reading everything. `-r` always wins. The usual sample of unhinted blocks is still
+ * compared with BASE, so a base taken from another image is caught (exit 5).
+ */
+async function inToolHints(engine: Engine, request: BackupRequest, source: Source): Promise<Hint[] | null> {
+  if (request.fromVersion === undefined || !source.changesSince) return null;
+  const base = engine.catalog.getVersion(request.fromVersion);
+  if (!base.valid || base.snapshotName === "") return null;
+  const hints = await source.changesSince(base.snapshotName);
+  if (hints === null) {
+    engine.log.info(
+      `Snapshot ${base.snapshotName} of base version ${base.uid} is not usable on ${source.url}; ` +
+        "reading the whole source.",
+    );
+  } else {
+    engine.log.info(
+      `Hints from an rbd diff of ${source.url} against snapshot ${base.snapshotName} of base ` +
+        `version ${base.uid}: ${hints.length} changed extents.`,
+    );
+  }
+  return hints;
 }
 
 class BackupRun {
@@ -84,7 +110,7 @@ class BackupRun {
     private readonly engine: Engine,
     private readonly request: BackupRequest,
     private readonly source: Source,
-    private readonly hints: import("./hints.ts").Hint[] | null,
+    private readonly hints: Hint[] | null,
   ) {
     this.blockSize = engine.settings.blockSize;
     this.blocks = Math.ceil(source.size / this.blockSize);
@@ -295,23 +321,33 @@ class DataPhase {
     private readonly sparseRef: (size: number) => number,
   ) {
     const { blockSize, readAhead } = engine.settings;
-    this.pool = new BufferPool(blockSize, Math.max(readAhead, engine.hasher().parallelism * 2 + 2));
+    const hashing = engine.hasher().parallelism * 2 + 2;
+    this.pool = new BufferPool(blockSize, Math.max(readAhead, hashing, (source.parallelReads ?? 1) + hashing));
     this.writeSlots = new Slots(engine.settings.simultaneousWrites);
     this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
   }
 
   async run(reads: Plan[]): Promise<DataFailure | null> {
+    // Sources that serve reads in parallel (rbd) get up to `parallelReads` of them at once; others one by one.
+    const reading = new Set<Promise<void>>();
+    const parallel = this.source.parallelReads ?? 1;
     try {
       for (const plan of reads) {
         if (this.failure) break;
+        while (reading.size >= parallel) await Promise.race(reading);
         const buffer = await this.pool.take();
-        const length = await this.readBlock(plan.id, buffer);
-        this.track(this.process(plan, buffer, length));
+        const read: Promise<void> = this.readBlock(plan.id, buffer)
+          .then((length) => this.track(this.process(plan, buffer, length)))
+          .finally(() => reading.delete(read));
+        read.catch(() => {}); // A failed read is rethrown by the race or the final wait, not reported as unhandled.
+        reading.add(read);
         if (this.shouldCheckpoint()) this.checkpoint();
         this.reportProgress(reads.length);
       }
+      await Promise.all(reading);
       await this.drain();
     } catch (error) {
+      await Promise.allSettled(reading);
       await this.drain().catch(() => {});
       await this.checkpoint().catch(() => {});
       throw error;

@@ -156,7 +156,7 @@ class ScrubRun {
     if (same) return;
     const hashed = await this.engine.hasher().hash(fromSource.buffer, length);
     this.engine.log.error(
-      `Source data has changed for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum} should-be: ` +
+      `Source data has changed for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum ?? "(all zeros)"} should-be: ` +
         `${ref.checksum}). NOT setting this block invalid, because the source looks wrong.`,
     );
     this.sourceProblems++;

@@ -1,9 +1,10 @@
 /**
  * Sources and targets: what a backup reads and a restore writes, chosen by URL scheme (behavior §18).
  *
- * `file://PATH` (files and block devices), `null://SIZE` (deterministic test data; a sink as a target) and,
- * later, `rbd://pool/image@snap`. Every driver implements {@link Source} or {@link Target}.
+ * `file://PATH` (files and block devices), `null://SIZE` (deterministic test data; a sink as a target) and
+ * `rbd://pool/image[@snap]` (Ceph RBD). Every driver implements {@link Source} or {@link Target}.
  */
+import type { Hint } from "../engine/hints.ts";
 import { BackyError } from "../util/errors.ts";
 
 export interface Source {
@@ -12,6 +13,13 @@ export interface Source {
   /** Reads up to `into.length` bytes at `offset`; returns how many were read (short only at the end). */
   read(offset: number, into: Uint8Array): Promise<number>;
   close(): Promise<void>;
+  /** How many reads a pipeline may keep in flight (undefined: one after another). */
+  readonly parallelReads?: number;
+  /**
+   * Sources that can diff snapshots themselves (rbd): the extents changed since `snapshotName` of the same
+   * image, in hints form (`rbd diff --from-snap --whole-object`); null when that snapshot cannot be used.
+   */
+  changesSince?(snapshotName: string): Promise<Hint[] | null>;
 }
 
 export interface Target {

@@ -1,9 +1,9 @@
 /** Chooses the source or target driver for a URL by its scheme (behavior §18). */
 import type { Config } from "../config/config.ts";
-import { BackyError } from "../util/errors.ts";
 import { type Source, type Target, unknownScheme, urlScheme } from "./io.ts";
 import { FileSource, FileTarget } from "./file.ts";
 import { NullSource, NullTarget } from "./null.ts";
+import { RbdSource, RbdTarget } from "./rbd.ts";
 
 export async function openSource(url: string, config: Config): Promise<Source> {
   const scheme = urlScheme(url);
@@ -13,13 +13,13 @@ export async function openSource(url: string, config: Config): Promise<Source> {
     case "null":
       return new NullSource(url, config.defaults.blockSize);
     case "rbd":
-      throw new BackyError("rbd:// sources are not supported yet.");
+      return await RbdSource.open(url, config.ioRbd());
     default:
       throw unknownScheme(scheme);
   }
 }
 
-export async function openTarget(url: string, sizeBytes: number, force: boolean, _config: Config): Promise<Target> {
+export async function openTarget(url: string, sizeBytes: number, force: boolean, config: Config): Promise<Target> {
   const scheme = urlScheme(url);
   switch (scheme) {
     case "file":
@@ -27,7 +27,7 @@ export async function openTarget(url: string, sizeBytes: number, force: boolean,
     case "null":
       return new NullTarget(url);
     case "rbd":
-      throw new BackyError("rbd:// targets are not supported yet.");
+      return await RbdTarget.open(url, sizeBytes, force, config.ioRbd());
     default:
       throw unknownScheme(scheme);
   }
