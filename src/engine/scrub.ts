@@ -37,7 +37,8 @@ export async function scrub(engine: Engine, request: ScrubRequest): Promise<numb
     return Exit.scrubFailed;
   }
   const refs = catalog.refs(new Set(map));
-  const checks = selectChecks(engine, map, refs, request.percentile);
+  // Against a source every block is compared, even blocks that share a blob with an earlier one.
+  const checks = selectChecks(engine, map, refs, request.percentile, request.sourceUrl === undefined);
   const source = request.sourceUrl ? await engine.openSource(request.sourceUrl) : null;
   try {
     const run = new ScrubRun(engine, source, `Scrubbing ${version.name} (${version.uid})`);
@@ -59,13 +60,19 @@ export async function scrub(engine: Engine, request: ScrubRequest): Promise<numb
   }
 }
 
-/** The blocks to read: stored ones, each distinct blob once, sampled by percentile. */
-function selectChecks(engine: Engine, map: Uint32Array, refs: Map<number, BlobRef>, percentile: number): BlockCheck[] {
+/** The blocks to read: stored ones (each distinct blob once when `oncePerBlob`), sampled by percentile. */
+function selectChecks(
+  engine: Engine,
+  map: Uint32Array,
+  refs: Map<number, BlobRef>,
+  percentile: number,
+  oncePerBlob: boolean,
+): BlockCheck[] {
   const checks: BlockCheck[] = [];
   const seen = new Set<number>();
   for (let id = 0; id < map.length; id++) {
     const ref = refs.get(map[id])!;
-    if (ref.uid === null) {
+    if (ref.uid === null && oncePerBlob) {
       engine.log.debug(`Scrub of block ${id} (UID None) skipped (sparse).`);
       continue;
     }
@@ -73,7 +80,7 @@ function selectChecks(engine: Engine, map: Uint32Array, refs: Map<number, BlobRe
       engine.log.debug(`Scrub of block ${id} (UID ${ref.uid}) skipped (percentile is ${percentile}).`);
       continue;
     }
-    if (seen.has(ref.id)) continue;
+    if (oncePerBlob && seen.has(ref.id)) continue;
     seen.add(ref.id);
     checks.push({ id, ref });
   }
@@ -111,6 +118,11 @@ class ScrubRun {
     const { engine } = this;
     let buffer = await this.buffers.take();
     try {
+      if (ref.uid === null) {
+        // A sparse block (only checked against a source): the source must read as zeros there.
+        new Uint8Array(buffer, 0, ref.size).fill(0);
+        return await this.compareWithSource(id, ref, buffer);
+      }
       let data: Uint8Array;
       try {
         data = await engine.store.read(ref.uid!, ref, buffer);
@@ -151,13 +163,14 @@ class ScrubRun {
     const { blockSize } = this.engine.settings;
     const fromSource = new Uint8Array(ref.size);
     const length = await this.source!.read(id * blockSize, fromSource);
-    const same = length === ref.size &&
-      Buffer.from(fromSource).equals(Buffer.from(backup, 0, ref.size));
+    const same = length === ref.size && Buffer.from(fromSource).equals(Buffer.from(backup, 0, ref.size));
     if (same) return;
     const hashed = await this.engine.hasher().hash(fromSource.buffer, length);
     this.engine.log.error(
-      `Source data has changed for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum ?? "(all zeros)"} should-be: ` +
-        `${ref.checksum}). NOT setting this block invalid, because the source looks wrong.`,
+      `Source data has changed for block ${id} (UID ${ref.uid ?? "None"}) (is: ${
+        hashed.checksum ?? "(all zeros)"
+      } should-be: ` +
+        `${ref.checksum ?? "None"}). NOT setting this block invalid, because the source looks wrong.`,
     );
     this.sourceProblems++;
   }
