@@ -82,6 +82,38 @@ export interface StatsRow extends BackupStats {
   date: string;
 }
 
+/**
+ * One block of a version as backy2's `blocks` table holds it: what `export` writes, what `import` and
+ * `migrate-catalog` bring in. `uid` null is a sparse block; `valid` is its reference's flag; `date` is when
+ * the block was recorded (the version's date unless it was stored apart).
+ */
+export interface BlockRecord {
+  id: number;
+  uid: string | null;
+  checksum: string | null;
+  size: number;
+  valid: boolean;
+  encVersion: number;
+  encEnvkey: string | null;
+  encNonce: string | null;
+  date: CatalogTime;
+}
+
+/** A finished version brought in from elsewhere (a metadata dump, a backy2 catalog). */
+export type ImportedVersion = Omit<Version, "inProgress">;
+
+/** What {@link Catalog.rewrapEnvkeys} did, counted in references (each holds one envkey). */
+export interface RekeyCounts {
+  /** Stored references of the rekeyed encryption version: their envkey was rewrapped. */
+  rekeyed: number;
+  /** Sparse references (no blob, no key). */
+  sparse: number;
+  /** Stored references of another encryption version (no key to rewrap). */
+  otherVersion: number;
+  /** All references. */
+  total: number;
+}
+
 export interface Catalog {
   /** Versions ordered by name, then date. */
   listVersions(filter?: VersionFilter): Version[];
@@ -103,6 +135,20 @@ export interface Catalog {
   saveDraft(uid: string, map: BlockMap): void;
   /** Turns the draft into the committed block map and marks the version valid, atomically. */
   commitVersion(uid: string, map: BlockMap): void;
+
+  /**
+   * Adds a finished version with its blocks in one transaction: finds or creates the blob references
+   * (blocks with the same uid, checksum, size, valid flag and encryption fields share one; sparse blocks
+   * share the sparse reference of their size), stores the block map like {@link commitVersion}, keeps the
+   * block dates that differ from the version's date, and keeps the valid and protected flags as given.
+   * Block ids missing from `blocks` stay unrecorded (an incomplete version). Throws
+   * `'Version {uid} already exists and cannot be imported.'` (exit 22) for a uid the catalog has.
+   */
+  importVersion(version: ImportedVersion, blocks: BlockRecord[]): void;
+  /** The recorded blocks of a version, ordered by id. */
+  exportBlocks(uid: string): BlockRecord[];
+  /** Adds stats rows as given (their dates included), in order. */
+  importStats(rows: StatsRow[]): void;
 
   /** Looks up references by id; missing ids are absent from the result. */
   refs(ids: Iterable<number>): Map<number, BlobRef>;
@@ -138,6 +184,17 @@ export interface Catalog {
   forgetDeleted(uids: string[]): void;
   /** Every blob uid that any reference names (for the full cleanup). */
   referencedBlobUids(prefix?: string): Set<string>;
+
+  /**
+   * `rekey` (behavior §16.4): replaces the envkey of every stored reference of encryption version `encVersion`
+   * by `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes. `onProgress`
+   * sees the counts after every reference.
+   */
+  rewrapEnvkeys(
+    encVersion: number,
+    rewrap: (envkey: string | null, uid: string) => string,
+    onProgress?: (counts: RekeyCounts) => void,
+  ): RekeyCounts;
 
   /** Runs `work` as one transaction (calls inside it join it). */
   atomically<T>(work: () => T): T;

@@ -4,16 +4,19 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { BackyError, versionNotFound } from "../util/errors.ts";
+import { BackyError, Exit, versionNotFound } from "../util/errors.ts";
 import { catalogTime, now } from "../util/clock.ts";
 import type {
   BackupStats,
   BlobRef,
   BlockMap,
+  BlockRecord,
   Catalog,
   CatalogTime,
+  ImportedVersion,
   NewBlobRef,
   NewVersion,
+  RekeyCounts,
   StatsRow,
   Version,
   VersionFilter,
@@ -105,41 +108,30 @@ export class SqliteCatalog implements Catalog {
     this.db = db;
   }
 
-  /** Opens (and if needed creates and migrates) the catalog at `path`. */
+  /**
+   * Opens (and if needed creates and migrates) the catalog at `path`. Two processes creating the same new
+   * catalog can meet while one switches it to WAL mode, which SQLite answers with "database is locked" at
+   * once instead of waiting; opening is retried until the busy timeout.
+   */
   static open(path: string, options: OpenOptions): SqliteCatalog {
     Deno.mkdirSync(dirname(path), { recursive: true });
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA busy_timeout = 30000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = NORMAL");
-      db.exec("PRAGMA foreign_keys = ON");
-      const version = schemaVersion(db);
-      if (version === -1) {
-        db.close();
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    while (true) {
+      try {
+        return new SqliteCatalog(openDatabase(path, options));
+      } catch (error) {
+        if (error instanceof BackyError) throw error;
+        const busy = /database is locked|database is busy/.test((error as Error).message);
+        if (busy && Date.now() < deadline) {
+          sleepSync(20 + Math.random() * 80);
+          continue;
+        }
         throw new BackyError(
-          `${path} is a backy2 2.13.8 catalog; import it into this tool's catalog with ` +
-            `'backy2 migrate-catalog ${options.engine}' instead of using it directly.`,
+          `Invalid database (${options.engine}). Please run initdb first.\n${(error as Error).message}`,
           { exitCode: 1, bare: true },
         );
       }
-      if (version > SCHEMA_VERSION) {
-        db.close();
-        throw new BackyError(
-          `Catalog ${path} has schema version ${version}, newer than this backy2 knows (${SCHEMA_VERSION}).`,
-          { exitCode: 1, bare: true },
-        );
-      }
-      if (version < SCHEMA_VERSION) migrate(db);
-    } catch (error) {
-      if (error instanceof BackyError) throw error;
-      throw new BackyError(
-        `Invalid database (${options.engine}). Please run initdb first.\n${(error as Error).message}`,
-        { exitCode: 1, bare: true },
-      );
     }
-    return new SqliteCatalog(db);
   }
 
   private stmt(sql: string): StatementSync {
@@ -274,13 +266,13 @@ export class SqliteCatalog implements Catalog {
           users: number;
         };
         const ids = unpackIds(page.ids);
-        blocks += ids.length;
+        for (const id of ids) if (id !== 0) blocks++;
         if (page.users > 1) {
           this.stmt("UPDATE pages SET users = users - 1 WHERE id = ?").run(pageId);
           continue;
         }
         this.stmt("DELETE FROM pages WHERE id = ?").run(pageId);
-        for (const id of ids) released.set(id, (released.get(id) ?? 0) + 1);
+        for (const id of ids) if (id !== 0) released.set(id, (released.get(id) ?? 0) + 1);
       }
       this.adjustRefs(released, -1);
       const claimed = (this.stmt("SELECT ref_id FROM claims WHERE version_uid = ?").all(uid) as { ref_id: number }[])
@@ -336,26 +328,130 @@ export class SqliteCatalog implements Catalog {
   commitVersion(uid: string, map: BlockMap): void {
     if (map.includes(0)) throw new Error(`commitVersion: version ${uid} has blocks without a reference`);
     this.transaction(() => {
-      const pageIds: number[] = [];
-      const added = new Map<number, number>();
-      for (const page of toPages(map)) {
-        const existing = this.stmt("SELECT id FROM pages WHERE hash = ?").get(page.hash) as { id: number } | undefined;
-        if (existing) {
-          this.stmt("UPDATE pages SET users = users + 1 WHERE id = ?").run(existing.id);
-          pageIds.push(existing.id);
-          continue;
-        }
-        const result = this.stmt("INSERT INTO pages (hash, ids, users) VALUES (?, ?, 1)").run(page.hash, page.bytes);
-        pageIds.push(Number(result.lastInsertRowid));
-        for (const id of unpackIds(page.bytes)) added.set(id, (added.get(id) ?? 0) + 1);
-      }
-      this.adjustRefs(added, 1);
+      const pages = this.storePages(map);
       this.stmt("DELETE FROM claims WHERE version_uid = ?").run(uid);
-      this.stmt("UPDATE versions SET pages = ?, draft = NULL, valid = 1 WHERE uid = ?").run(
-        packIds(Uint32Array.from(pageIds)),
-        uid,
-      );
+      this.stmt("UPDATE versions SET pages = ?, draft = NULL, valid = 1 WHERE uid = ?").run(pages, uid);
     });
+  }
+
+  /**
+   * Stores a block map as shared pages (new pages count their references, known pages one more user);
+   * returns the packed page ids for `versions.pages`. Runs inside a transaction.
+   */
+  private storePages(map: BlockMap): Uint8Array {
+    const pageIds: number[] = [];
+    const added = new Map<number, number>();
+    for (const page of toPages(map)) {
+      const existing = this.stmt("SELECT id FROM pages WHERE hash = ?").get(page.hash) as { id: number } | undefined;
+      if (existing) {
+        this.stmt("UPDATE pages SET users = users + 1 WHERE id = ?").run(existing.id);
+        pageIds.push(existing.id);
+        continue;
+      }
+      const result = this.stmt("INSERT INTO pages (hash, ids, users) VALUES (?, ?, 1)").run(page.hash, page.bytes);
+      pageIds.push(Number(result.lastInsertRowid));
+      for (const id of unpackIds(page.bytes)) if (id !== 0) added.set(id, (added.get(id) ?? 0) + 1);
+    }
+    this.adjustRefs(added, 1);
+    return packIds(Uint32Array.from(pageIds));
+  }
+
+  importVersion(version: ImportedVersion, blocks: BlockRecord[]): void {
+    this.transaction(() => {
+      if (this.stmt("SELECT 1 FROM versions WHERE uid = ?").get(version.uid)) throw versionExists(version.uid);
+      const map = this.importedMap(version, blocks);
+      this.stmt(
+        "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, pages, " +
+          "draft) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+      ).run(
+        version.uid,
+        version.date,
+        version.expire,
+        version.name,
+        version.snapshotName,
+        version.size,
+        version.sizeBytes,
+        version.valid ? 1 : 0,
+        version.protected ? 1 : 0,
+        this.storePages(map),
+      );
+      const insertDate = this.stmt("INSERT INTO block_dates (version_uid, id, date) VALUES (?, ?, ?)");
+      for (const block of blocks) if (block.date !== version.date) insertDate.run(version.uid, block.id, block.date);
+      const insertTag = this.stmt("INSERT OR IGNORE INTO tags (version_uid, name) VALUES (?, ?)");
+      for (const tag of version.tags) insertTag.run(version.uid, tag);
+    });
+  }
+
+  /** The block map of an imported version, with the references its blocks name found or created. */
+  private importedMap(version: ImportedVersion, blocks: BlockRecord[]): BlockMap {
+    const map = new Uint32Array(version.size);
+    const known = new Map<string, number>();
+    const created = Math.floor(now().getTime() / 1000);
+    for (const block of blocks) {
+      if (!Number.isInteger(block.id) || block.id < 0 || block.id >= map.length || map[block.id] !== 0) {
+        throw new BackyError(
+          `Version ${version.uid}: block id ${block.id} is repeated or outside its ${map.length} blocks.`,
+        );
+      }
+      map[block.id] = this.importedRef(block, known, created);
+    }
+    return map;
+  }
+
+  /** The reference of an imported block: the sparse one of its size, or one with exactly its fields. */
+  private importedRef(block: BlockRecord, known: Map<string, number>, created: number): number {
+    if (block.uid === null) {
+      const sparse = known.get(`sparse ${block.size}`) ?? this.sparseRef(block.size);
+      known.set(`sparse ${block.size}`, sparse);
+      return sparse;
+    }
+    const fields = [
+      block.uid,
+      block.checksum,
+      block.size,
+      block.valid ? 1 : 0,
+      block.encVersion,
+      block.encEnvkey,
+      block.encNonce,
+    ] as const;
+    const key = fields.map((field) => field ?? "\u0001").join("\u0000");
+    let id = known.get(key);
+    if (id === undefined) {
+      const row = this.stmt(
+        "SELECT id FROM blobs WHERE uid = ? AND checksum IS ? AND size = ? AND valid = ? AND enc_version = ? " +
+          "AND enc_envkey IS ? AND enc_nonce IS ? LIMIT 1",
+      ).get(...fields) as { id: number } | undefined;
+      id = row?.id ?? Number(
+        this.stmt(
+          "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created) " +
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        ).run(...fields, created).lastInsertRowid,
+      );
+      known.set(key, id);
+    }
+    return id;
+  }
+
+  exportBlocks(uid: string): BlockRecord[] {
+    const version = this.getVersion(uid);
+    const map = this.blockMap(uid);
+    const refs = this.refs(new Set(map.filter((id) => id !== 0)));
+    const dates = new Map(
+      (this.stmt("SELECT id, date FROM block_dates WHERE version_uid = ?").all(uid) as { id: number; date: string }[])
+        .map((row) => [row.id, row.date]),
+    );
+    const blocks: BlockRecord[] = [];
+    map.forEach((refId, id) => {
+      const ref = refs.get(refId);
+      if (!ref) return;
+      const { id: _, ...fields } = ref;
+      blocks.push({ id, ...fields, date: dates.get(id) ?? version.date });
+    });
+    return blocks;
+  }
+
+  importStats(rows: StatsRow[]): void {
+    this.transaction(() => rows.forEach((row) => this.writeStats(row.date, row)));
   }
 
   refs(ids: Iterable<number>): Map<number, BlobRef> {
@@ -516,13 +612,43 @@ export class SqliteCatalog implements Catalog {
     ).map((row) => row.uid);
   }
 
+  rewrapEnvkeys(
+    encVersion: number,
+    rewrap: (envkey: string | null, uid: string) => string,
+    onProgress?: (counts: RekeyCounts) => void,
+  ): RekeyCounts {
+    return this.transaction(() => {
+      const total = (this.stmt("SELECT count(*) AS n FROM blobs").get() as { n: number }).n;
+      const counts: RekeyCounts = { rekeyed: 0, sparse: 0, otherVersion: 0, total };
+      const page = this.stmt(
+        "SELECT id, uid, enc_version, enc_envkey FROM blobs WHERE id > ? ORDER BY id LIMIT " + LOOKUP_BATCH,
+      );
+      const update = this.stmt("UPDATE blobs SET enc_envkey = ? WHERE id = ?");
+      for (let last = 0;;) {
+        const rows = page.all(last) as unknown as Pick<BlobRow, "id" | "uid" | "enc_version" | "enc_envkey">[];
+        if (rows.length === 0) return counts;
+        for (const row of rows) {
+          if (row.uid === null) counts.sparse++;
+          else if (row.enc_version !== encVersion) counts.otherVersion++;
+          else update.run(rewrap(row.enc_envkey, row.uid), row.id), counts.rekeyed++;
+          onProgress?.(counts);
+        }
+        last = rows[rows.length - 1].id;
+      }
+    });
+  }
+
   insertStats(s: BackupStats): void {
+    this.writeStats(catalogTime(now()).slice(0, 19), s);
+  }
+
+  private writeStats(date: string, s: BackupStats): void {
     this.stmt(
       "INSERT INTO stats (date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
         "blocks_read, bytes_written, blocks_written, bytes_found_dedup, blocks_found_dedup, bytes_sparse, " +
         "blocks_sparse, duration_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ).run(
-      catalogTime(now()).slice(0, 19),
+      date,
       s.versionUid,
       s.versionName,
       s.versionSizeBytes,
@@ -577,6 +703,54 @@ export class SqliteCatalog implements Catalog {
     this.statements.clear();
     this.db.close();
   }
+}
+
+/** `'Version {uid} already exists and cannot be imported.'` (exit 22, as the reference's KeyError). */
+function versionExists(uid: string): BackyError {
+  return new BackyError(`Version ${uid} already exists and cannot be imported.`, {
+    exitCode: Exit.importExists,
+    quoted: true,
+    bare: true,
+  });
+}
+
+const BUSY_TIMEOUT_MS = 30000;
+
+/** Opens the file, refuses what is not (yet) ours, switches to WAL and migrates; throws SQLite's errors. */
+function openDatabase(path: string, options: OpenOptions): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Checked before switching to WAL, which would change a backy2 file that is refused here.
+    const version = schemaVersion(db);
+    if (version === -1) {
+      throw new BackyError(
+        `${path} is a backy2 2.13.8 catalog; import it into this tool's catalog with ` +
+          `'backy2 migrate-catalog ${options.engine}' instead of using it directly.`,
+        { exitCode: 1, bare: true },
+      );
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new BackyError(
+        `Catalog ${path} has schema version ${version}, newer than this backy2 knows (${SCHEMA_VERSION}).`,
+        { exitCode: 1, bare: true },
+      );
+    }
+    // Switching needs an exclusive lock; a catalog already in WAL mode (every one but a new file) skips it.
+    const mode = db.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
+    if (mode.journal_mode !== "wal") db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    if (version < SCHEMA_VERSION) migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function toVersion(row: VersionRow, tags: string[]): Version {

@@ -12,6 +12,7 @@ import type { BlockStore } from "../store/block_store.ts";
 import { FileStore } from "../store/file_store.ts";
 import { NullStore } from "../store/null_store.ts";
 import { ThrottledStore } from "../store/throttled_store.ts";
+import { EncryptingStore } from "../store/encrypting_store.ts";
 import { Locks } from "../lock/locks.ts";
 import { openSource, openTarget } from "../io/open.ts";
 import { BackyError } from "../util/errors.ts";
@@ -84,7 +85,11 @@ export class CommandContext {
     return {
       settings,
       catalog,
-      store: ThrottledStore.wrap(buildStore(config), config.data.bandwidthRead, config.data.bandwidthWrite),
+      store: new EncryptingStore(
+        ThrottledStore.wrap(buildStore(config), config.data.bandwidthRead, config.data.bandwidthWrite),
+        config.defaults.encryptionVersion,
+        config.defaults.encryptionKey,
+      ),
       log: this.log,
       locks: this.locks,
       hasher: () => this.sharedHasher ??= createHasher(config.defaults.hashFunction),

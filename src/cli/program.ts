@@ -8,47 +8,39 @@ import { type Args, CommandContext, type GlobalFlags } from "./context.ts";
 import { type Config, loadConfig } from "../config/config.ts";
 import { Logger, writeAll } from "../log/logger.ts";
 import { BackyError, Exit } from "../util/errors.ts";
-import { initdb } from "./cmd_initdb.ts";
 import { notImplemented } from "./not_implemented.ts";
-import { backupCommand } from "./cmd_backup.ts";
-import { restoreCommand } from "./cmd_restore.ts";
-import { ls } from "./cmd_ls.ts";
-import { stats } from "./cmd_stats.ts";
-import { du } from "./cmd_du.ts";
-import { diffMeta } from "./cmd_diff_meta.ts";
-import { due } from "./cmd_due.ts";
-import { sla } from "./cmd_sla.ts";
-import { addTag } from "./cmd_add_tag.ts";
-import { removeTag } from "./cmd_remove_tag.ts";
-import { expire } from "./cmd_expire.ts";
-import { protect } from "./cmd_protect.ts";
-import { unprotect } from "./cmd_unprotect.ts";
-import { scrub } from "./cmd_scrub.ts";
-import { rm } from "./cmd_rm.ts";
-import { cleanup } from "./cmd_cleanup.ts";
 
 export const VERSION = "2.13.8+deno.0.1.0";
 
 type Command = (ctx: CommandContext) => number | Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  initdb,
-  backup: backupCommand,
-  restore: restoreCommand,
-  protect,
-  unprotect,
-  rm,
-  scrub,
-  cleanup,
-  ls,
-  stats,
-  "diff-meta": diffMeta,
-  du,
-  "add-tag": addTag,
-  "remove-tag": removeTag,
-  expire,
-  due,
-  sla,
+/**
+ * Each command's module, loaded only when that command runs: start-up then pays for what the command uses
+ * (`ls` never loads the hashing, encryption or Ceph code).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  initdb: async () => (await import("./cmd_initdb.ts")).initdb,
+  backup: async () => (await import("./cmd_backup.ts")).backupCommand,
+  restore: async () => (await import("./cmd_restore.ts")).restoreCommand,
+  protect: async () => (await import("./cmd_protect.ts")).protect,
+  unprotect: async () => (await import("./cmd_unprotect.ts")).unprotect,
+  rm: async () => (await import("./cmd_rm.ts")).rm,
+  scrub: async () => (await import("./cmd_scrub.ts")).scrub,
+  export: async () => (await import("./cmd_export.ts")).exportCommand,
+  import: async () => (await import("./cmd_import.ts")).importCommand,
+  cleanup: async () => (await import("./cmd_cleanup.ts")).cleanup,
+  ls: async () => (await import("./cmd_ls.ts")).ls,
+  stats: async () => (await import("./cmd_stats.ts")).stats,
+  "diff-meta": async () => (await import("./cmd_diff_meta.ts")).diffMeta,
+  du: async () => (await import("./cmd_du.ts")).du,
+  "add-tag": async () => (await import("./cmd_add_tag.ts")).addTag,
+  "remove-tag": async () => (await import("./cmd_remove_tag.ts")).removeTag,
+  expire: async () => (await import("./cmd_expire.ts")).expire,
+  due: async () => (await import("./cmd_due.ts")).due,
+  sla: async () => (await import("./cmd_sla.ts")).sla,
+  rekey: async () => (await import("./cmd_rekey.ts")).rekey,
+  "migrate-encryption": async () => (await import("./cmd_migrate_encryption.ts")).migrateEncryptionCommand,
+  "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
 };
 
 /** Runs backy2 with `argv` (without the program name); returns the exit code. */
@@ -90,7 +82,7 @@ async function runCommand(name: string, ctx: CommandContext): Promise<number> {
     if (!ctx.locks.lock("backy", "shared")) {
       throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
     }
-    const command: Command = COMMANDS[name] ?? (() => notImplemented(name));
+    const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
     const code = await command(ctx);
     if (code === Exit.ok) log.info("Backy complete.\n");

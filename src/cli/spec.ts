@@ -118,7 +118,7 @@ const COMMANDS: CommandSpec[] = [
   command("export", "Export the metadata of a backup version into a file.", [
     versionUid(),
     pos("filename", "Export into this file ('-' is stdout)"),
-  ]),
+  ], [value("-F", "--format", "format", "Dump format: 2.12 or deno-1 (lossless)", "2.12")]),
   command("import", "Import the metadata of a backup version from a file.", [
     pos("filename", "Import from this file ('-' is stdin)"),
   ]),

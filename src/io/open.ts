@@ -3,7 +3,6 @@ import type { Config } from "../config/config.ts";
 import { type Source, type Target, unknownScheme, urlScheme } from "./io.ts";
 import { FileSource, FileTarget } from "./file.ts";
 import { NullSource, NullTarget } from "./null.ts";
-import { RbdSource, RbdTarget } from "./rbd.ts";
 
 export async function openSource(url: string, config: Config): Promise<Source> {
   const scheme = urlScheme(url);
@@ -13,7 +12,8 @@ export async function openSource(url: string, config: Config): Promise<Source> {
     case "null":
       return new NullSource(url, config.defaults.blockSize);
     case "rbd":
-      return await RbdSource.open(url, config.ioRbd());
+      // Loaded on demand: only rbd:// needs the Ceph bindings.
+      return await (await import("./rbd.ts")).RbdSource.open(url, config.ioRbd());
     default:
       throw unknownScheme(scheme);
   }
@@ -27,7 +27,7 @@ export async function openTarget(url: string, sizeBytes: number, force: boolean,
     case "null":
       return new NullTarget(url);
     case "rbd":
-      return await RbdTarget.open(url, sizeBytes, force, config.ioRbd());
+      return await (await import("./rbd.ts")).RbdTarget.open(url, sizeBytes, force, config.ioRbd());
     default:
       throw unknownScheme(scheme);
   }

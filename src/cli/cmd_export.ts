@@ -1,0 +1,37 @@
+/**
+ * `backy2 export VERSION_UID FILENAME [-F FORMAT]` (behavior §13.1): writes a version's metadata dump into a
+ * file, or to stdout for `-`. Format `2.12` (the default) is backy2's, byte for byte, including the extra
+ * newline after a dump written to stdout; `deno-1` is this tool's lossless format (tags, expire time,
+ * microseconds, stats), which `import` reads back.
+ */
+import type { CommandContext } from "./context.ts";
+import { DUMP_FORMATS, renderDump212, renderDumpDeno } from "../output/dump.ts";
+import { BackyError } from "../util/errors.ts";
+
+export function exportCommand(ctx: CommandContext): number {
+  const format = ctx.string("format") ?? "2.12";
+  if (!(DUMP_FORMATS as readonly string[]).includes(format)) {
+    throw new BackyError(`Unknown dump format ${format} (choose from ${DUMP_FORMATS.join(", ")}).`);
+  }
+  const text = renderExport(ctx, ctx.string("version_uid")!, format);
+  const filename = ctx.string("filename")!;
+  if (filename === "-") ctx.print(format === "2.12" ? `${text}\n` : text);
+  else writeDump(filename, text);
+  return 0;
+}
+
+function renderExport(ctx: CommandContext, uid: string, format: string): string {
+  const { catalog } = ctx.engine;
+  const version = catalog.getVersion(uid);
+  const blocks = catalog.exportBlocks(uid);
+  if (format === "2.12") return renderDump212(version, blocks);
+  return renderDumpDeno(version, blocks, catalog.listStats({ versionUid: uid }));
+}
+
+function writeDump(filename: string, text: string): void {
+  try {
+    Deno.writeTextFileSync(filename, text);
+  } catch (error) {
+    throw new BackyError(`Cannot write ${filename}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `backy2 migrate-catalog ENGINE`: copies every version (tags, expire with its time, valid and protected
+ * flags, per-block dates and encryption fields) and every stats row of a backy2 2.13.8 SQLite catalog
+ * (`sqlite:////abs/path` or `sqlite:///relative/path`) into this tool's catalog, in one transaction. The old
+ * file is opened read-only and stays untouched; the blobs stay where they are (point the DataBackend path at
+ * backy2's data directory).
+ *
+ * Versions this catalog has already are skipped with a WARNING, and so are their stats rows, so the command
+ * can be run again after new backy2 backups.
+ */
+import type { CommandContext } from "./context.ts";
+import type { Catalog, ImportedVersion, StatsRow } from "../catalog/catalog.ts";
+import { Backy2Catalog, sqliteUrlPath } from "../catalog/backy2_catalog.ts";
+
+interface Migrated {
+  versions: number;
+  blocks: number;
+}
+
+export function migrateCatalog(ctx: CommandContext): number {
+  const engine = ctx.string("engine")!;
+  const source = Backy2Catalog.open(sqliteUrlPath(engine), engine);
+  try {
+    const { catalog } = ctx.engine;
+    const migrated = catalog.atomically(() => migrate(ctx, source, catalog, engine));
+    ctx.log.info(`Migrated ${migrated.versions} versions (${migrated.blocks} blocks) from ${engine}.`);
+  } finally {
+    source.close();
+  }
+  return 0;
+}
+
+function migrate(ctx: CommandContext, source: Backy2Catalog, catalog: Catalog, engine: string): Migrated {
+  const existing = new Set(catalog.listVersions().map((version) => version.uid));
+  const versions = source.versions();
+  const skipped = new Set<string>();
+  const migrated: Migrated = { versions: 0, blocks: 0 };
+  for (const version of versions) {
+    if (existing.has(version.uid)) {
+      ctx.log.warning(`Version ${version.uid} is in this catalog already; not migrated again.`);
+      skipped.add(version.uid);
+      continue;
+    }
+    const blocks = source.blocks(version, ctx.config.defaults.blockSize);
+    if (!blocksFit(ctx, version, blocks, engine)) {
+      skipped.add(version.uid);
+      continue;
+    }
+    catalog.importVersion(version, blocks);
+    migrated.versions++;
+    migrated.blocks += blocks.length;
+  }
+  catalog.importStats(newStats(catalog, source.stats(), new Set(versions.map((v) => v.uid)), skipped));
+  return migrated;
+}
+
+/** backy2's primary key keeps block ids unique; one beyond the version's size cannot be migrated. */
+function blocksFit(
+  ctx: CommandContext,
+  version: ImportedVersion,
+  blocks: { id: number }[],
+  engine: string,
+): boolean {
+  const outside = blocks.filter((block) => block.id >= version.size).length;
+  if (outside === 0) return true;
+  ctx.log.warning(
+    `Version ${version.uid} in ${engine} has ${outside} block rows beyond its ${version.size} blocks; not migrated.`,
+  );
+  return false;
+}
+
+/**
+ * The stats rows to add: those of the versions migrated now, and those of versions backy2 no longer has
+ * unless this catalog holds the same row already (from an earlier run).
+ */
+function newStats(catalog: Catalog, rows: StatsRow[], versions: Set<string>, skipped: Set<string>): StatsRow[] {
+  return rows.filter((row) => {
+    if (versions.has(row.versionUid)) return !skipped.has(row.versionUid);
+    return !catalog.listStats({ versionUid: row.versionUid }).some((other) => sameStats(row, other));
+  });
+}
+
+function sameStats(a: StatsRow, b: StatsRow): boolean {
+  return (Object.keys(a) as (keyof StatsRow)[]).every((key) => a[key] === b[key]);
+}
