@@ -473,17 +473,20 @@ export class SqliteCatalog implements Catalog {
   }
 
   findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null {
-    const find = () => {
-      const row = this.stmt(
+    const find = () =>
+      this.stmt(
         `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND enc_version = ? AND size = ? AND valid = 1 ` +
           "AND uid IS NOT NULL LIMIT 1",
       ).get(checksum, encVersion, size) as BlobRow | undefined;
-      if (row && claimFor !== undefined) {
-        this.stmt("INSERT OR IGNORE INTO claims (ref_id, version_uid) VALUES (?, ?)").run(row.id, claimFor);
-      }
-      return row ? toRef(row) : null;
-    };
-    return claimFor === undefined ? find() : this.transaction(find);
+    // A miss (most lookups of a first backup) takes no write lock. A hit is looked up again and claimed in one
+    // transaction, so that no cleanup can come between finding the blob and claiming it.
+    if (claimFor === undefined) return nullableRef(find());
+    if (find() === undefined) return null;
+    return this.transaction(() => {
+      const row = find();
+      if (row) this.stmt("INSERT OR IGNORE INTO claims (ref_id, version_uid) VALUES (?, ?)").run(row.id, claimFor);
+      return nullableRef(row);
+    });
   }
 
   takeDeleteCandidates(cutoff: number): { uid: string; size: number }[] {
@@ -767,6 +770,10 @@ function toVersion(row: VersionRow, tags: string[]): Version {
     tags,
     inProgress: row.in_progress === 1,
   };
+}
+
+function nullableRef(row: BlobRow | undefined): BlobRef | null {
+  return row ? toRef(row) : null;
 }
 
 function toRef(row: BlobRow): BlobRef {

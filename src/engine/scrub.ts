@@ -45,9 +45,11 @@ export async function scrub(engine: Engine, request: ScrubRequest): Promise<numb
     await run.check(checks);
     if (run.blobProblems === 0 && run.sourceProblems === 0) {
       const complete = request.percentile >= 100;
-      if (complete) catalog.revalidate(new Set(map));
-      if (complete || [...refs.values()].every((ref) => ref.valid)) {
-        catalog.setVersionValid(version.uid, true);
+      const invalidRefs = [...refs.values()].filter((ref) => !ref.valid).map((ref) => ref.id);
+      // Only what changes is written: a clean scrub of a valid version needs no write lock at all.
+      if (complete && invalidRefs.length > 0) catalog.revalidate(invalidRefs);
+      if (complete || invalidRefs.length === 0) {
+        if (!version.valid) catalog.setVersionValid(version.uid, true);
         log.info(`Marked version valid: ${version.uid}`);
       }
       return Exit.ok;
