@@ -26,8 +26,11 @@ export function toPages(map: Uint32Array): Page[] {
   return pages;
 }
 
-/** Little-endian bytes of a u32 array (a copy, independent of the platform's byte order). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** Little-endian bytes of a u32 array: a view on little-endian machines (every one we run on), else a copy. */
 export function packIds(ids: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
   const bytes = new Uint8Array(ids.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < ids.length; i++) view.setUint32(i * 4, ids[i], true);

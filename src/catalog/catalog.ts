@@ -164,8 +164,11 @@ export interface Catalog {
    * version is committed or removed.
    */
   findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null;
-  /** Records references to durable blobs; returns their ids in order. */
-  addRefs(refs: NewBlobRef[]): number[];
+  /**
+   * Records references to durable blobs; returns their ids in order. With `claimFor`, the in-progress
+   * version claims them, so that no cleanup deletes them before it is committed or removed.
+   */
+  addRefs(refs: NewBlobRef[], claimFor?: string): number[];
   /** The id of the sparse reference of this size. */
   sparseRef(size: number): number;
   /** Marks these references valid again (a full scrub read them and found them intact). */

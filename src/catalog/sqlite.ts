@@ -548,19 +548,27 @@ export class SqliteCatalog implements Catalog {
     return new Set(rows.map((row) => row.uid));
   }
 
-  addRefs(refs: NewBlobRef[]): number[] {
+  addRefs(refs: NewBlobRef[], claimFor?: string): number[] {
     const insert = this.stmt(
       "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created) " +
         "VALUES (?, ?, ?, 1, ?, ?, ?, 0, ?)",
     );
+    const claim = this.stmt("INSERT OR IGNORE INTO claims (ref_id, version_uid) VALUES (?, ?)");
     const created = Math.floor(Date.now() / 1000);
     return this.transaction(() =>
-      refs.map((ref) =>
-        Number(
-          insert.run(ref.uid, ref.checksum, ref.size, ref.encVersion, ref.encEnvkey, ref.encNonce, created)
-            .lastInsertRowid,
-        )
-      )
+      refs.map((ref) => {
+        const { lastInsertRowid } = insert.run(
+          ref.uid,
+          ref.checksum,
+          ref.size,
+          ref.encVersion,
+          ref.encEnvkey,
+          ref.encNonce,
+          created,
+        );
+        if (claimFor !== undefined) claim.run(lastInsertRowid, claimFor);
+        return Number(lastInsertRowid);
+      })
     );
   }
 

@@ -42,6 +42,11 @@ export interface BackupOutcome {
 /** Blobs whose references are saved to the catalog together (one syncfs each time). */
 const CHECKPOINT_BLOBS = 32;
 const CHECKPOINT_MS = 5000;
+/**
+ * The draft block map is saved at most this often: a save costs 4 bytes per block of the image, so for a
+ * 1 TiB image (1 MiB per save) saving after every batch would write more catalog than it protects.
+ */
+const DRAFT_MS = 2000;
 const SAMPLE_SIZE = 5;
 
 type Plan =
@@ -309,6 +314,7 @@ class DataPhase {
   private failure: DataFailure | null = null;
   private lastCheckpoint = performance.now();
   private checkpoints: Promise<void> = Promise.resolve();
+  private lastDraft = performance.now();
   private readonly progress: Progress;
   private done = 0;
 
@@ -349,13 +355,14 @@ class DataPhase {
     } catch (error) {
       await Promise.allSettled(reading);
       await this.drain().catch(() => {});
-      await this.checkpoint().catch(() => {});
+      await this.checkpoint(true).catch(() => {});
       throw error;
     } finally {
       this.progress.finish();
     }
     if (this.failure?.kind === "sanity") return this.failure;
-    await this.checkpoint();
+    // A run that ends invalid keeps its draft for `backup -c`; a complete one is committed right after.
+    await this.checkpoint(this.failure !== null);
     return this.failure;
   }
 
@@ -462,24 +469,28 @@ class DataPhase {
   }
 
   /**
-   * Makes the written blobs durable, then records their references and saves the draft block map in one
-   * transaction, so that no moment exists where a recorded blob is used by nothing a cleanup respects.
-   * Checkpoints run one after another in the background: the disk flushes while the next blocks are hashed.
+   * Makes the written blobs durable, then records their references, claimed by this version so that no
+   * cleanup touches them before the version is committed, and now and then the draft block map (what
+   * `backup -c` continues from). Checkpoints run one after another in the background: the disk flushes
+   * while the next blocks are hashed.
    */
-  private checkpoint(): Promise<void> {
+  private checkpoint(forceDraft = false): Promise<void> {
     const batch = this.written.splice(0);
     this.lastCheckpoint = performance.now();
-    if (batch.length === 0) return this.checkpoints;
+    if (batch.length === 0 && !forceDraft) return this.checkpoints;
     const { catalog, store } = this.engine;
     this.checkpoints = this.checkpoints.then(async () => {
       await store.flush();
       catalog.atomically(() => {
-        const ids = catalog.addRefs(batch.map((pending) => pending.ref));
+        const ids = catalog.addRefs(batch.map((pending) => pending.ref), this.uid);
         batch.forEach((pending, i) => {
           pending.id = ids[i];
           for (const block of pending.blocks) this.map[block] = pending.id;
         });
-        catalog.saveDraft(this.uid, this.map);
+        if (forceDraft || performance.now() - this.lastDraft >= DRAFT_MS) {
+          catalog.saveDraft(this.uid, this.map);
+          this.lastDraft = performance.now();
+        }
       });
     });
     this.checkpoints.catch((error) => this.failure ??= { kind: "write", message: (error as Error).message });
