@@ -87,15 +87,9 @@ export interface StatsRow extends BackupStats {
  * `migrate-catalog` bring in. `uid` null is a sparse block; `valid` is its reference's flag; `date` is when
  * the block was recorded (the version's date unless it was stored apart).
  */
-export interface BlockRecord {
+export interface BlockRecord extends Omit<BlobRef, "id"> {
+  /** The block id (its index in the version), not a reference id. */
   id: number;
-  uid: string | null;
-  checksum: string | null;
-  size: number;
-  valid: boolean;
-  encVersion: number;
-  encEnvkey: string | null;
-  encNonce: string | null;
   date: CatalogTime;
 }
 

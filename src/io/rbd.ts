@@ -18,6 +18,7 @@ import type { RbdSettings } from "../config/config.ts";
 import type { Hint } from "../engine/hints.ts";
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";
+import { Slots } from "../engine/buffers.ts";
 
 /** Used when the Ceph config leaves these at librados' defaults (5 min to connect; OSD ops wait forever). */
 const TIMEOUT_FALLBACKS = {
@@ -51,26 +52,6 @@ function cephFailure(what: string, error: unknown): unknown {
   if (error instanceof CephError) return new BackyError(`${what}: ${error.reason}`);
   if (error instanceof Error && error.message.startsWith("Cannot load")) return new BackyError(error.message);
   return error;
-}
-
-/** Limits how many operations run at once. */
-class Limiter {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
 }
 
 /** A cluster connection with one pool open. */
@@ -131,7 +112,7 @@ async function closeAll(image: Image | null, connection: PoolConnection): Promis
 export class RbdSource implements Source {
   readonly size: number;
   readonly parallelReads: number;
-  private readonly limiter: Limiter;
+  private readonly limiter: Slots;
 
   private constructor(
     readonly url: string,
@@ -141,7 +122,7 @@ export class RbdSource implements Source {
   ) {
     this.size = image.size();
     this.parallelReads = parallelReads;
-    this.limiter = new Limiter(parallelReads);
+    this.limiter = new Slots(parallelReads);
   }
 
   static async open(url: string, settings: RbdSettings): Promise<RbdSource> {
@@ -202,7 +183,7 @@ export class RbdSource implements Source {
 }
 
 export class RbdTarget implements Target {
-  private readonly limiter: Limiter;
+  private readonly limiter: Slots;
 
   private constructor(
     readonly url: string,
@@ -212,7 +193,7 @@ export class RbdTarget implements Target {
     private readonly fresh: boolean,
     parallelWrites: number,
   ) {
-    this.limiter = new Limiter(parallelWrites);
+    this.limiter = new Slots(parallelWrites);
   }
 
   static async open(url: string, sizeBytes: number, force: boolean, settings: RbdSettings): Promise<RbdTarget> {

@@ -18,6 +18,7 @@ function v1(): Promise<typeof CryptoV1> {
   return cryptoV1;
 }
 import { BackyError } from "../util/errors.ts";
+import { StoreWrapper } from "./store_wrapper.ts";
 
 export const MISSING_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
 
@@ -29,31 +30,28 @@ export class BlobCorruptError extends BlobNotFoundError {
   }
 }
 
-export class EncryptingStore implements BlockStore {
+export class EncryptingStore extends StoreWrapper {
   /**
    * @param version the encryption version new blobs get (0 or 1)
    * @param key the 32-byte master key, or null when none is configured
    */
   constructor(
-    private readonly inner: BlockStore,
+    inner: BlockStore,
     private readonly version: number,
     private readonly key: Uint8Array | null,
   ) {
+    super(inner);
     if (version !== 0 && version !== 1) throw new BackyError(`Unsupported encryption version ${version}.`);
   }
 
-  async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  override async write(uid: string, data: Uint8Array): Promise<Encoding> {
     if (this.version === 0) return await this.inner.write(uid, data);
     const encoded = await (await v1()).encodeV1(data, this.requireKey());
     await this.inner.write(uid, encoded.blob);
     return { encVersion: 1, encEnvkey: encoded.envkey, encNonce: encoded.nonce };
   }
 
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-
-  async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
+  override async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     if (encoding.encVersion === 0) return await this.inner.read(uid, encoding, into);
     if (encoding.encVersion !== 1) {
       throw new BackyError(`Blob ${uid} has unknown encryption version ${encoding.encVersion}.`);
@@ -61,18 +59,6 @@ export class EncryptingStore implements BlockStore {
     const key = this.requireKey();
     const blob = await this.inner.read(uid, PLAIN);
     return await decode(uid, blob, encoding.encEnvkey, key);
-  }
-
-  remove(uid: string): Promise<boolean> {
-    return this.inner.remove(uid);
-  }
-
-  list(prefix?: string): AsyncIterable<string> {
-    return this.inner.list(prefix);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   private requireKey(): Uint8Array {
