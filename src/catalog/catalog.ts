@@ -127,8 +127,13 @@ export interface Catalog {
   blockMap(uid: string): BlockMap;
   /** Persists the draft of an in-progress version (blobs it names must already be durable). */
   saveDraft(uid: string, map: BlockMap): void;
-  /** Turns the draft into the committed block map and marks the version valid, atomically. */
+  /**
+   * Turns the draft into the committed block map, atomically; the version turns valid unless a block uses a
+   * blob that was found bad meanwhile. Throws when the version is not in progress (committed twice).
+   */
   commitVersion(uid: string, map: BlockMap): void;
+  /** Ids of the references marked invalid (few: only bad blobs). */
+  invalidRefIds(): Set<number>;
 
   /**
    * Adds a finished version with its blocks in one transaction: finds or creates the blob references

@@ -328,10 +328,20 @@ export class SqliteCatalog implements Catalog {
   commitVersion(uid: string, map: BlockMap): void {
     if (map.includes(0)) throw new Error(`commitVersion: version ${uid} has blocks without a reference`);
     this.transaction(() => {
+      const invalid = this.invalidRefIds();
+      const valid = invalid.size === 0 || !map.some((id) => invalid.has(id));
       const pages = this.storePages(map);
       this.stmt("DELETE FROM claims WHERE version_uid = ?").run(uid);
-      this.stmt("UPDATE versions SET pages = ?, draft = NULL, valid = 1 WHERE uid = ?").run(pages, uid);
+      const { changes } = this.stmt(
+        "UPDATE versions SET pages = ?, draft = NULL, valid = ? WHERE uid = ? AND draft IS NOT NULL",
+      ).run(pages, valid ? 1 : 0, uid);
+      if (Number(changes) !== 1) throw new Error(`commitVersion: version ${uid} is not in progress`);
     });
+  }
+
+  invalidRefIds(): Set<number> {
+    const rows = this.stmt("SELECT id FROM blobs WHERE valid = 0").all() as { id: number }[];
+    return new Set(rows.map((row) => row.id));
   }
 
   /**
@@ -490,6 +500,17 @@ export class SqliteCatalog implements Catalog {
   }
 
   takeDeleteCandidates(cutoff: number): { uid: string; size: number }[] {
+    // The files go right after this commit: it must survive a power loss (WAL with synchronous=NORMAL
+    // may lose the last commits), or references to deleted blobs would come back.
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      return this.takeCandidatesNow(cutoff);
+    } finally {
+      this.db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  private takeCandidatesNow(cutoff: number): { uid: string; size: number }[] {
     return this.transaction(() => {
       const inUse = this.blobUidsInUse();
       const old = this.stmt("SELECT DISTINCT uid FROM deleted_blocks WHERE time < ? AND uid IS NOT NULL").all(

@@ -184,7 +184,11 @@ class BackupRun {
         );
       }
       if (!locks.lock(uid)) throw versionLocked(uid);
-      return { version, map: catalog.blockMap(uid), continuing: true };
+      const map = catalog.blockMap(uid);
+      // Blocks recorded onto a blob found bad since then are read again.
+      const invalid = catalog.invalidRefIds();
+      for (let id = 0; id < map.length; id++) if (invalid.has(map[id])) map[id] = 0;
+      return { version, map, continuing: true };
     }
     const version = catalog.createVersion({
       name: this.request.name,
@@ -219,13 +223,17 @@ class BackupRun {
       const size = Math.min(this.blockSize, this.source.size - id * this.blockSize);
       let baseId = baseMap && id < baseMap.length ? baseMap[id] : 0;
       const baseRef = baseId ? irregular.get(baseId) : undefined;
-      if (baseId && (baseRef?.size ?? this.blockSize) !== size) baseId = 0;
+      // The base's short last block of an image that grew: its old bytes are still in the source.
+      const resized = baseId !== 0 && (baseRef?.size ?? this.blockSize) !== size;
+      if (resized) baseId = 0;
       const baseSparse = baseRef?.uid === null;
       if (marks === null || marks[id] === HINT_READ) reads.push({ kind: "read", id });
       else if (baseId && checkIds.has(id) && !baseSparse) {
         reads.push({ kind: "check", id, expected: catalog.refs([baseId]).get(baseId)! });
       } else if (baseId && baseRef && !baseRef.valid) reads.push({ kind: "read", id });
-      else if (marks[id] === HINT_SPARSE || !baseId) this.recordSparse(map, id, size);
+      else if (marks[id] === HINT_SPARSE) this.recordSparse(map, id, size);
+      else if (resized) reads.push({ kind: "read", id });
+      else if (!baseId) this.recordSparse(map, id, size);
       else {
         map[id] = baseId;
         if (baseSparse) this.countSparse(size);
@@ -360,7 +368,10 @@ class DataPhase {
     } finally {
       this.progress.finish();
     }
-    if (this.failure?.kind === "sanity") return this.failure;
+    if (this.failure?.kind === "sanity") {
+      await this.checkpoints.catch(() => {});
+      return this.failure;
+    }
     // A run that ends invalid keeps its draft for `backup -c`; a complete one is committed right after.
     await this.checkpoint(this.failure !== null);
     return this.failure;

@@ -97,3 +97,25 @@ class OpenSslHasher implements Hasher {
 
   close(): void {}
 }
+
+const zeroChecksums = new Map<string, string>();
+
+/**
+ * The checksum of a block of `length` zero bytes ({@link Hasher.hash} leaves it out, since backups store zero
+ * blocks as sparse; a stored zero block, e.g. imported from backy2, still has one).
+ */
+export async function zeroChecksum(algorithm: string, length: number): Promise<string> {
+  const key = `${algorithm}:${length}`;
+  let checksum = zeroChecksums.get(key);
+  if (checksum === undefined) {
+    const [, { createHash }] = await node();
+    checksum = createHash(algorithm).update(new Uint8Array(length)).digest("hex");
+    zeroChecksums.set(key, checksum);
+  }
+  return checksum;
+}
+
+/** The checksum of a hashed block, zero blocks included. */
+export async function checksumOf(hashed: Hashed, length: number, algorithm: string): Promise<string> {
+  return hashed.checksum ?? await zeroChecksum(algorithm, length);
+}

@@ -81,7 +81,9 @@ export const HINT_SPARSE = 2;
 
 /** Checks hints against the source size and marks each block id. */
 export function markHintedBlocks(hints: Hint[], sourceSize: number, blockSize: number, blocks: number): Uint8Array {
-  if (hints.length > 0 && Math.max(...hints.map((h) => h.offset + h.length)) > sourceSize) {
+  // A loop, not Math.max(...list): a spread of a long rbd diff overflows the stack.
+  const end = hints.reduce((max, hint) => Math.max(max, hint.offset + hint.length), 0);
+  if (hints.length > 0 && end > sourceSize) {
     throw new BackyError("Hints have higher offsets than source file.");
   }
   const marks = new Uint8Array(blocks);

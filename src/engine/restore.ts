@@ -12,6 +12,7 @@ import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { BufferPool } from "./buffers.ts";
+import { checksumOf } from "./hasher.ts";
 
 /**
  * Makes sure the block's bytes are in `buffer` (a backend may have returned other memory); returns their
@@ -146,9 +147,10 @@ async function restoreData(
       }
       const hashed = await engine.hasher().hash(buffer, length);
       buffer = hashed.buffer;
-      if (length !== ref.size || hashed.checksum !== ref.checksum) {
+      const actual = await checksumOf(hashed, length, engine.settings.hashFunction);
+      if (length !== ref.size || actual !== ref.checksum) {
         engine.log.error(
-          `Checksum mismatch during restore for block ${id} (is: ${hashed.checksum ?? "(all zeros)"} should-be: ` +
+          `Checksum mismatch during restore for block ${id} (is: ${actual} should-be: ` +
             `${ref.checksum}, block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
         );
         invalidateBlob(engine, ref.uid!, ref.checksum);

@@ -13,6 +13,7 @@ import type { Engine } from "./engine.ts";
 import { BufferPool } from "./buffers.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { Progress } from "./progress.ts";
+import { checksumOf } from "./hasher.ts";
 
 export interface ScrubRequest {
   uid: string;
@@ -142,9 +143,10 @@ class ScrubRun {
       if (data.buffer !== buffer || data.byteOffset !== 0) new Uint8Array(buffer).set(data);
       const hashed = await engine.hasher().hash(buffer, data.length);
       buffer = hashed.buffer;
-      if (hashed.checksum !== ref.checksum) {
+      const actual = await checksumOf(hashed, data.length, engine.settings.hashFunction);
+      if (actual !== ref.checksum) {
         engine.log.error(
-          `Checksum mismatch during scrub for block ${id} (UID ${ref.uid}) (is: ${hashed.checksum} ` +
+          `Checksum mismatch during scrub for block ${id} (UID ${ref.uid}) (is: ${actual} ` +
             `should-be: ${ref.checksum}).`,
         );
         return this.blobFailed(ref);
