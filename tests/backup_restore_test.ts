@@ -9,6 +9,7 @@ import {
   assertEquals,
   assertFileBytes,
   assertMatch,
+  assertSameFile,
   buildImage,
   COMPLETE,
   error,
@@ -535,5 +536,22 @@ Deno.test("a 0-byte source gives a valid 0-block version that restores to an emp
     assertEquals(await sb.blobCount(), 0);
     await sb.restore(uid, "restored.img");
     assertEquals((await Deno.stat(sb.path("restored.img"))).size, 0);
+  });
+});
+
+Deno.test("a grown image keeps its old partial last block even when no hint covers it", async () => {
+  await withSandbox({}, async (sb) => {
+    // 10,000 bytes: the last of 3 blocks holds 1,808 bytes. Growing to 3 full blocks with zeros changes no byte
+    // of that block, so an rbd-style diff need not list it; its old bytes must still be in the new version.
+    const old = crypto.getRandomValues(new Uint8Array(10000));
+    await Deno.writeFile(sb.path("disk.img"), old);
+    const base = await sb.backup([sb.url("disk.img"), "myvm"]);
+    const grown = new Uint8Array(3 * 4096);
+    grown.set(old);
+    await Deno.writeFile(sb.path("disk.img"), grown);
+    await writeHints(sb.path("hints.json"), []);
+    const uid = await sb.backup(["-f", base, "-r", sb.path("hints.json"), sb.url("disk.img"), "myvm"]);
+    await sb.restore(uid, "restored.img");
+    await assertSameFile(sb.path("restored.img"), sb.path("disk.img"));
   });
 });
