@@ -512,14 +512,14 @@ export class SqliteCatalog implements Catalog {
 
   private takeCandidatesNow(cutoff: number): { uid: string; size: number }[] {
     return this.transaction(() => {
-      const inUse = this.blobUidsInUse();
+      const drafted = this.draftRefIds();
       const old = this.stmt("SELECT DISTINCT uid FROM deleted_blocks WHERE time < ? AND uid IS NOT NULL").all(
         cutoff,
       ) as { uid: string }[];
       const falsePositive = this.stmt("DELETE FROM deleted_blocks WHERE uid = ? AND time < ?");
       const candidates: { uid: string; size: number }[] = [];
       for (const { uid } of old) {
-        if (inUse.has(uid)) {
+        if (this.blobInUse(uid, drafted)) {
           falsePositive.run(uid, cutoff);
           continue;
         }
@@ -531,29 +531,24 @@ export class SqliteCatalog implements Catalog {
     });
   }
 
-  /** Blob uids that a committed version, an in-progress block map or a claim uses. */
-  private blobUidsInUse(): Set<string> {
+  /**
+   * Whether a committed version, a claim or an in-progress block map uses blob `uid` through any of its
+   * references (one indexed query per candidate, so a cleanup costs what it deletes, not the catalog's size).
+   */
+  private blobInUse(uid: string, drafted: Set<number>): boolean {
+    const rows = this.stmt(
+      "SELECT b.id, b.refs > 0 OR EXISTS (SELECT 1 FROM claims c WHERE c.ref_id = b.id) AS used " +
+        "FROM blobs b WHERE b.uid = ?",
+    ).all(uid) as { id: number; used: number }[];
+    return rows.some((row) => row.used === 1 || drafted.has(row.id));
+  }
+
+  /** Reference ids in the draft block maps of in-progress versions. */
+  private draftRefIds(): Set<number> {
     const ids = new Set<number>();
-    for (
-      const row of this.stmt("SELECT id FROM blobs WHERE refs > 0 AND uid IS NOT NULL").iterate() as Iterable<
-        { id: number }
-      >
-    ) {
-      ids.add(row.id);
-    }
-    for (const row of this.stmt("SELECT ref_id FROM claims").iterate() as Iterable<{ ref_id: number }>) {
-      ids.add(row.ref_id);
-    }
-    for (
-      const row of this.stmt("SELECT draft FROM versions WHERE draft IS NOT NULL").iterate() as Iterable<
-        { draft: Uint8Array }
-      >
-    ) {
-      for (const id of unpackIds(row.draft)) if (id !== 0) ids.add(id);
-    }
-    const uids = new Set<string>();
-    for (const ref of this.refs(ids).values()) if (ref.uid !== null) uids.add(ref.uid);
-    return uids;
+    const drafts = this.stmt("SELECT draft FROM versions WHERE draft IS NOT NULL").all() as { draft: Uint8Array }[];
+    for (const row of drafts) for (const id of unpackIds(row.draft)) if (id !== 0) ids.add(id);
+    return ids;
   }
 
   forgetDeleted(uids: string[]): void {
