@@ -533,3 +533,8 @@ export function expectRun(result: RunResult, expected: Expected, message = ""): 
     throw new Error(`${message ? message + ": " : ""}${problems.join("; ")}\n${describeRun(result)}`);
   }
 }
+
+/** `text` as a literal inside a regular expression. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -16,6 +16,7 @@ import {
   COMPLETE,
   describeRun,
   error,
+  escapeRegExp,
   expectRun,
   FAILED,
   info,
@@ -158,11 +159,11 @@ Deno.test({
         stderr: error("Version is incomplete."),
       }, "scrub of the killed backup's version");
       const rmArgs = ["rm", "-f", uid];
-      const removedLine = escape(info(`Removed backup version ${uid} with `).slice(0, -1)) + "\\d+ blocks\\.\\n";
+      const removedLine = escapeRegExp(info(`Removed backup version ${uid} with `).slice(0, -1)) + "\\d+ blocks\\.\\n";
       expectRun(await sb.run(rmArgs), {
         code: 0,
         stderr: "",
-        stdout: new RegExp(`^${escape(sb.commandLine(rmArgs))}${removedLine}${escape(COMPLETE)}$`),
+        stdout: new RegExp(`^${escapeRegExp(sb.commandLine(rmArgs))}${removedLine}${escapeRegExp(COMPLETE)}$`),
       }, "rm -f after the kill");
       assertEquals(await sb.versions(), [], "versions after rm");
       const written = await sb.blobCount();
@@ -175,8 +176,10 @@ Deno.test({
         code: 0,
         stderr: "",
         stdout: new RegExp(
-          `^${escape(sb.commandLine(fullArgs))}${escape(info("Cleanup: Removed ").slice(0, -1))}\\d+ blobs\\n` +
-            `${escape(COMPLETE)}$`,
+          `^${escapeRegExp(sb.commandLine(fullArgs))}${
+            escapeRegExp(info("Cleanup: Removed ").slice(0, -1))
+          }\\d+ blobs\\n` +
+            `${escapeRegExp(COMPLETE)}$`,
         ),
       }, "cleanup --full after the kill");
       const fastArgs = ["cleanup", "--dangerous-force"];
@@ -230,8 +233,3 @@ Deno.test({
     });
   },
 });
-
-/** `text` as a literal inside a RegExp. */
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}

@@ -12,6 +12,7 @@ import {
   buildImage,
   COMPLETE,
   error,
+  escapeRegExp,
   expectRun,
   FAILED,
   info,
@@ -58,15 +59,11 @@ function fastCleanupOf(sb: Sandbox, args: string[], n: number): RegExp {
     info("Deleting false positives: done. Now deleting blocks."),
     info(`${n} delete candidate blocks found.`),
     info(`Deleting ${n} blocks`),
-  ].map(escape).join("") +
-    escape(info(`Deleted ${n} blocks in `).slice(0, -1)) +
+  ].map(escapeRegExp).join("") +
+    escapeRegExp(info(`Deleted ${n} blocks in `).slice(0, -1)) +
     `\\d+s \\(\\d+/s\\)\\. Blocks left: 0 ETA 0s\\. DB delete took \\d+s\\n` +
-    escape(info(`Deleted ${n} blocks.`) + COMPLETE);
+    escapeRegExp(info(`Deleted ${n} blocks.`) + COMPLETE);
   return new RegExp(`^${lines}$`);
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 Deno.test("rm refuses a protected version (also with -f) and an unknown one; removes an unprotected one", async () => {
