@@ -16,6 +16,7 @@ import {
   expectRun,
   FAILED,
   info,
+  parseMachineRows,
   Rng,
   type Sandbox,
   UUID1,
@@ -401,6 +402,13 @@ Deno.test("a hints file without a base version records unlisted blocks as sparse
     await writeHints(sb.path("hints.json"), [{ offset: 4 * BS, length: 10, exists: "true" }]);
     const uid = await sb.backup(["-r", sb.path("hints.json"), sb.url("disk.img"), "vm"]);
     assertEquals(await sb.blobCount(), 1, "only the hinted block is read");
+    const stats = await sb.run(["-m", "stats", uid]);
+    const row = parseMachineRows(stats.stdout)[0];
+    assertEquals(
+      [row["bytes read"], row["blocks read"], row["bytes sparse"], row["blocks sparse"]],
+      [String(BS), "1", String(IMAGE_SIZE - BS), "5"],
+      "the 4 whole unhinted blocks and the short last one are counted sparse",
+    );
     await sb.restore(uid, "restored.img");
     const expected = new Uint8Array(IMAGE_SIZE);
     expected.set(block(image, 4), 4 * BS);

@@ -12,6 +12,7 @@ import type { BlockStore } from "../store/block_store.ts";
 import { FileStore } from "../store/file_store.ts";
 import { NullStore } from "../store/null_store.ts";
 import { ThrottledStore } from "../store/throttled_store.ts";
+import { LimitedStore } from "../store/limited_store.ts";
 import { EncryptingStore } from "../store/encrypting_store.ts";
 import { Locks } from "../lock/locks.ts";
 import { openSource, openTarget } from "../io/open.ts";
@@ -80,13 +81,16 @@ export class CommandContext {
       encryptionVersion: config.defaults.encryptionVersion,
       processName: config.defaults.processName,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
-      simultaneousWrites: config.data.simultaneousWrites,
     };
     return {
       settings,
       catalog,
       store: new EncryptingStore(
-        ThrottledStore.wrap(buildStore(config), config.data.bandwidthRead, config.data.bandwidthWrite),
+        ThrottledStore.wrap(
+          new LimitedStore(buildStore(config), config.data.simultaneousReads, config.data.simultaneousWrites),
+          config.data.bandwidthRead,
+          config.data.bandwidthWrite,
+        ),
         config.defaults.encryptionVersion,
         config.defaults.encryptionKey,
       ),

@@ -16,8 +16,9 @@ import { now } from "../util/clock.ts";
 import type { Engine } from "./engine.ts";
 import { type Hint, HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
 import { autoTags } from "./auto_tags.ts";
-import { BufferPool, Slots } from "./buffers.ts";
+import { BufferPool } from "./buffers.ts";
 import { Progress } from "./progress.ts";
+import { checksumOf } from "./hasher.ts";
 
 export interface BackupRequest {
   sourceUrl: string;
@@ -49,9 +50,15 @@ const CHECKPOINT_MS = 5000;
 const DRAFT_MS = 2000;
 const SAMPLE_SIZE = 5;
 
-type Plan =
-  | { kind: "read"; id: number }
-  | { kind: "check"; id: number; expected: BlobRef };
+/**
+ * What the data phase does: after planning, every block whose map entry is still 0 is read; `checks` holds
+ * the base reference that the sampled unhinted blocks among them must match. Nothing is kept per block
+ * beyond the map itself, so planning a 1 TiB image costs its 1 MiB map and no more.
+ */
+interface Plan {
+  reads: number;
+  checks: Map<number, BlobRef>;
+}
 
 /** The per-run counters of a stats row. */
 type Counters = Omit<
@@ -131,9 +138,11 @@ class BackupRun {
       const checkIds = baseMap && this.hints && this.hints.length > 0 ? sampleUnhinted(marks!, baseMap) : new Set();
       this.request.onVersion?.(version.uid);
       const tags = this.applyTagsAndExpire(version, continuing);
-      const reads = this.plan(map, marks, baseMap, checkIds as Set<number>);
+      const plan = !baseMap && !continuing
+        ? this.planFresh(map, marks)
+        : this.plan(map, marks, baseMap, checkIds as Set<number>);
       // Saved now so that a killed run's continuation keeps the copied and sparse blocks it planned.
-      if (reads.length > 0) catalog.saveDraft(version.uid, map);
+      if (plan.reads > 0) catalog.saveDraft(version.uid, map);
       const data = new DataPhase(
         this.engine,
         this.source,
@@ -142,7 +151,7 @@ class BackupRun {
         this.counters,
         (size) => this.sparseRef(size),
       );
-      const failure = await data.run(reads);
+      const failure = await data.run(plan);
       if (failure?.kind === "sanity") return this.sanityFailed(version.uid, failure.id, failure.length);
       this.insertStats(version);
       if (failure?.kind === "write") {
@@ -213,11 +222,12 @@ class BackupRun {
     return added;
   }
 
-  /** Decides every block (§6.3 step 8); fills the map for blocks that need no read and returns the reads. */
-  private plan(map: BlockMap, marks: Uint8Array | null, baseMap: BlockMap | null, checkIds: Set<number>): Plan[] {
+  /** Decides every block (§6.3 step 8): fills the map for blocks that need no read, leaves 0 for the reads. */
+  private plan(map: BlockMap, marks: Uint8Array | null, baseMap: BlockMap | null, checkIds: Set<number>): Plan {
     const { catalog } = this.engine;
     const irregular = baseMap ? catalog.irregularRefs(this.blockSize) : new Map<number, BlobRef>();
-    const reads: Plan[] = [];
+    const checks = new Map<number, BlobRef>();
+    let reads = 0;
     for (let id = 0; id < this.blocks; id++) {
       if (map[id] !== 0) continue;
       const size = Math.min(this.blockSize, this.source.size - id * this.blockSize);
@@ -227,12 +237,13 @@ class BackupRun {
       const resized = baseId !== 0 && (baseRef?.size ?? this.blockSize) !== size;
       if (resized) baseId = 0;
       const baseSparse = baseRef?.uid === null;
-      if (marks === null || marks[id] === HINT_READ) reads.push({ kind: "read", id });
+      if (marks === null || marks[id] === HINT_READ) reads++;
       else if (baseId && checkIds.has(id) && !baseSparse) {
-        reads.push({ kind: "check", id, expected: catalog.refs([baseId]).get(baseId)! });
-      } else if (baseId && baseRef && !baseRef.valid) reads.push({ kind: "read", id });
+        checks.set(id, catalog.refs([baseId]).get(baseId)!);
+        reads++;
+      } else if (baseId && baseRef && !baseRef.valid) reads++;
       else if (marks[id] === HINT_SPARSE) this.recordSparse(map, id, size);
-      else if (resized) reads.push({ kind: "read", id });
+      else if (resized) reads++;
       else if (!baseId) this.recordSparse(map, id, size);
       else {
         map[id] = baseId;
@@ -243,7 +254,39 @@ class BackupRun {
         }
       }
     }
-    return reads;
+    return { reads, checks };
+  }
+
+  /**
+   * {@link plan} for a new version without a base, where a block is read when hinted (or when there are no
+   * hints) and sparse otherwise. The map is filled by native scans and fills, so a 1 TiB image with a few
+   * hints runs no per-block JavaScript (which the JIT would spend megabytes compiling).
+   */
+  private planFresh(map: BlockMap, marks: Uint8Array | null): Plan {
+    const plan: Plan = { reads: 0, checks: new Map() };
+    if (marks === null) return { ...plan, reads: this.blocks };
+    for (let start = 0; start < this.blocks;) {
+      const read = marks.indexOf(HINT_READ, start);
+      const end = read < 0 ? this.blocks : read;
+      this.fillSparse(map, start, end);
+      if (read < 0) break;
+      plan.reads++;
+      start = read + 1;
+    }
+    return plan;
+  }
+
+  /** Records blocks [start, end) of a new version as sparse; only the image's last block may be short. */
+  private fillSparse(map: BlockMap, start: number, end: number): void {
+    if (start >= end) return;
+    const lastSize = this.source.size - (this.blocks - 1) * this.blockSize;
+    const fullEnd = end === this.blocks && lastSize < this.blockSize ? end - 1 : end;
+    if (fullEnd > start) {
+      map.fill(this.sparseRef(this.blockSize), start, fullEnd);
+      this.counters.blocksSparse += fullEnd - start;
+      this.counters.bytesSparse += (fullEnd - start) * this.blockSize;
+    }
+    if (fullEnd < end) this.recordSparse(map, fullEnd, lastSize);
   }
 
   private sparseRef(size: number): number {
@@ -283,17 +326,21 @@ class BackupRun {
   }
 }
 
-/** Up to 5 + 5 unhinted block ids whose base content is re-read and compared (§6.3 step 5). */
+/**
+ * Up to 5 + 5 unhinted block ids whose base content is re-read and compared (§6.3 step 5): 5 distinct ones
+ * and 5 drawn with replacement, like the reference's `random.sample` plus `random.choice`. Picked by rank
+ * among the unhinted blocks, so that no list of them is built.
+ */
 function sampleUnhinted(marks: Uint8Array, baseMap: BlockMap): Set<number> {
-  const ignored: number[] = [];
-  for (let id = 0; id < marks.length; id++) if (marks[id] === 0 && id < baseMap.length) ignored.push(id);
-  for (let i = ignored.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [ignored[i], ignored[j]] = [ignored[j], ignored[i]];
-  }
-  const picks = new Set(ignored.slice(0, SAMPLE_SIZE));
-  for (let i = 0; i < Math.min(SAMPLE_SIZE, ignored.length); i++) {
-    picks.add(ignored[Math.floor(Math.random() * ignored.length)]);
+  const unhinted = (id: number) => marks[id] === 0 && id < baseMap.length;
+  let count = 0;
+  for (let id = 0; id < marks.length; id++) if (unhinted(id)) count++;
+  const ranks = new Set<number>();
+  while (ranks.size < Math.min(SAMPLE_SIZE, count)) ranks.add(Math.floor(Math.random() * count));
+  for (let i = 0; i < Math.min(SAMPLE_SIZE, count); i++) ranks.add(Math.floor(Math.random() * count));
+  const picks = new Set<number>();
+  for (let id = 0, rank = 0; id < marks.length && picks.size < ranks.size; id++) {
+    if (unhinted(id) && ranks.has(rank++)) picks.add(id);
   }
   return picks;
 }
@@ -315,7 +362,6 @@ interface PendingBlob {
 /** Step 9: the read → hash → dedup → write pipeline over the planned reads. */
 class DataPhase {
   private readonly pool: BufferPool;
-  private readonly writeSlots: Slots;
   private readonly inRun = new Map<string, PendingBlob>();
   private readonly written: PendingBlob[] = [];
   private readonly tasks = new Set<Promise<void>>();
@@ -337,26 +383,30 @@ class DataPhase {
     const { blockSize, readAhead } = engine.settings;
     const hashing = engine.hasher().parallelism * 2 + 2;
     this.pool = new BufferPool(blockSize, Math.max(readAhead, hashing, (source.parallelReads ?? 1) + hashing));
-    this.writeSlots = new Slots(engine.settings.simultaneousWrites);
     this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
   }
 
-  async run(reads: Plan[]): Promise<DataFailure | null> {
-    // Sources that serve reads in parallel (rbd) get up to `parallelReads` of them at once; others one by one.
+  async run(plan: Plan): Promise<DataFailure | null> {
+    // Sources that serve reads in parallel (files, rbd) get up to `parallelReads` at once; others one by one.
     const reading = new Set<Promise<void>>();
     const parallel = this.source.parallelReads ?? 1;
     try {
-      for (const plan of reads) {
+      for (let issued = 0, id = -1; issued < plan.reads; issued++) {
         if (this.failure) break;
+        // The next unplanned block: entries behind it may fill meanwhile, entries ahead of it do not.
+        id = this.map.indexOf(0, id + 1);
+        if (id < 0) throw new Error(`backup planned ${plan.reads} reads but found only ${issued}`);
         while (reading.size >= parallel) await Promise.race(reading);
         const buffer = await this.pool.take();
-        const read: Promise<void> = this.readBlock(plan.id, buffer)
-          .then((length) => this.track(this.process(plan, buffer, length)))
+        const expected = plan.checks.get(id);
+        const blockId = id;
+        const read: Promise<void> = this.readBlock(blockId, buffer)
+          .then((length) => this.track(this.process(blockId, expected, buffer, length)))
           .finally(() => reading.delete(read));
         read.catch(() => {}); // A failed read is rethrown by the race or the final wait, not reported as unhandled.
         reading.add(read);
         if (this.shouldCheckpoint()) this.checkpoint();
-        this.reportProgress(reads.length);
+        this.reportProgress(plan.reads);
       }
       await Promise.all(reading);
       await this.drain();
@@ -413,19 +463,25 @@ class DataPhase {
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
   }
 
-  private async process(plan: Plan, buffer: ArrayBuffer, length: number): Promise<void> {
+  private async process(
+    id: number,
+    expected: BlobRef | undefined,
+    buffer: ArrayBuffer,
+    length: number,
+  ): Promise<void> {
     const hashed = await this.engine.hasher().hash(buffer, length);
     const { checksum, zero } = hashed;
     let handedOn = false;
     try {
-      if (plan.kind === "check" && (checksum !== plan.expected.checksum || length !== plan.expected.size)) {
-        this.failure ??= { kind: "sanity", id: plan.id, length };
+      const actual = expected ? await checksumOf(hashed, length, this.engine.settings.hashFunction) : null;
+      if (expected && (actual !== expected.checksum || length !== expected.size)) {
+        this.failure ??= { kind: "sanity", id, length };
         return;
       }
-      if (zero) return this.recordSparse(plan.id, length);
-      if (this.reuse(plan.id, checksum!, length)) return;
+      if (zero) return this.recordSparse(id, length);
+      if (this.reuse(id, checksum!, length)) return;
       handedOn = true;
-      await this.store(plan.id, checksum!, hashed.buffer, length);
+      await this.store(id, checksum!, hashed.buffer, length);
     } finally {
       if (!handedOn) this.pool.give(hashed.buffer);
     }
@@ -461,7 +517,7 @@ class DataPhase {
     if (this.engine.settings.deduplication) this.inRun.set(checksum, pending);
     try {
       const data = new Uint8Array(buffer, 0, length);
-      const encoding = await this.writeSlots.run(() => this.engine.store.write(uid, data));
+      const encoding = await this.engine.store.write(uid, data);
       Object.assign(pending.ref, encoding);
     } catch (error) {
       this.inRun.delete(checksum);

@@ -34,23 +34,3 @@ export class BufferPool {
     else this.free.push(buffer);
   }
 }
-
-/** A counting semaphore: at most `slots` holders at once (e.g. `simultaneous_writes` blob writes). */
-export class Slots {
-  private readonly waiters: (() => void)[] = [];
-  private used = 0;
-
-  constructor(private readonly slots: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.used >= this.slots) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    else this.used++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.used--;
-    }
-  }
-}

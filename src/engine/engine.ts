@@ -19,8 +19,6 @@ export interface EngineSettings {
   processName: string;
   /** Blocks read ahead of the hashing. */
   readAhead: number;
-  /** Blob writes in flight at most (`simultaneous_writes` of the data backend). */
-  simultaneousWrites: number;
 }
 
 export interface Engine {

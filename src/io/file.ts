@@ -7,6 +7,8 @@
  */
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";
+import { RawFile } from "../platform/posix_io.ts";
+import { Slots } from "../util/slots.ts";
 
 /** The path of a `file://` URL. */
 export function filePath(url: string): string {
@@ -17,66 +19,34 @@ export function filePath(url: string): string {
   return match[1];
 }
 
-/** Serialises positioned IO on one handle (Deno files have one cursor). */
-class PositionedFile {
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(readonly file: Deno.FsFile) {}
-
-  run<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work);
-    this.queue = result.catch(() => {});
-    return result;
-  }
-
-  async readAt(offset: number, into: Uint8Array): Promise<number> {
-    return await this.run(async () => {
-      await this.file.seek(offset, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < into.length) {
-        const n = await this.file.read(into.subarray(done));
-        if (n === null) break;
-        done += n;
-      }
-      return done;
-    });
-  }
-
-  async writeAt(offset: number, data: Uint8Array): Promise<void> {
-    await this.run(async () => {
-      await this.file.seek(offset, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < data.length) done += await this.file.write(data.subarray(done));
-    });
-  }
-}
-
 export class FileSource implements Source {
-  private constructor(readonly url: string, readonly size: number, private readonly io: PositionedFile) {}
+  private constructor(
+    readonly url: string,
+    readonly size: number,
+    private readonly file: RawFile,
+    /** `[io_file] simultaneous_reads`: reads go to the kernel in parallel, each into the pipeline's buffer. */
+    readonly parallelReads: number,
+  ) {}
 
-  static async open(url: string): Promise<FileSource> {
+  static async open(url: string, parallelReads = 1): Promise<FileSource> {
     const path = filePath(url);
-    let file: Deno.FsFile;
+    let file: RawFile;
     try {
-      file = await Deno.open(path, { read: true });
+      // Linux opens directories for reading (Python does not); their "size" would be 2^63.
+      if ((await Deno.stat(path)).isDirectory) throw new Deno.errors.IsADirectory();
+      file = RawFile.open(path, "read");
     } catch (error) {
       throw new BackyError(pythonOsError(error, path));
     }
-    // Deno opens directories for reading (Python does not); their "size" would be 2^63.
-    if ((await file.stat()).isDirectory) {
-      file.close();
-      throw new BackyError(`[Errno 21] Is a directory: '${path}'`);
-    }
-    const size = await file.seek(0, Deno.SeekMode.End);
-    return new FileSource(url, size, new PositionedFile(file));
+    return new FileSource(url, file.size(), file, parallelReads);
   }
 
   read(offset: number, into: Uint8Array): Promise<number> {
-    return this.io.readAt(offset, into);
+    return this.file.readAt(offset, into as Uint8Array<ArrayBuffer>);
   }
 
   close(): Promise<void> {
-    this.io.file.close();
+    this.file.close();
     return Promise.resolve();
   }
 }
@@ -84,12 +54,15 @@ export class FileSource implements Source {
 export class FileTarget implements Target {
   private constructor(
     readonly url: string,
-    private readonly io: PositionedFile,
+    private readonly file: RawFile,
     /** A file we just created reads as zeros already: zero blocks need no write. */
     private readonly fresh: boolean,
+    /** `[io_file] simultaneous_writes`. */
+    private readonly writeSlots: Slots,
   ) {}
 
-  static async open(url: string, sizeBytes: number, force: boolean): Promise<FileTarget> {
+  static async open(url: string, sizeBytes: number, force: boolean, parallelWrites = 1): Promise<FileTarget> {
+    const slots = new Slots(parallelWrites);
     const path = filePath(url);
     const existing = await statOrNull(path);
     if (existing) {
@@ -100,13 +73,13 @@ export class FileTarget implements Target {
           plainLine: "Error opening restore target. You must force the restore.",
         });
       }
-      let file: Deno.FsFile;
+      let file: RawFile;
       try {
-        file = await Deno.open(path, { read: true, write: true });
+        file = RawFile.open(path, "readWrite");
       } catch (error) {
         throw new BackyError(pythonOsError(error, path));
       }
-      const size = await file.seek(0, Deno.SeekMode.End);
+      const size = file.size();
       if (size < sizeBytes) {
         file.close();
         throw new BackyError(`Target size is too small. Has ${size}b, need ${sizeBytes}b.`, {
@@ -115,34 +88,36 @@ export class FileTarget implements Target {
           plainLine: "Error opening restore target.",
         });
       }
-      return new FileTarget(url, new PositionedFile(file), false);
+      return new FileTarget(url, file, false, slots);
     }
-    let file: Deno.FsFile;
+    let file: RawFile | undefined;
     try {
-      file = await Deno.open(path, { read: true, write: true, createNew: true });
+      file = RawFile.open(path, "createNew");
+      await Deno.truncate(path, sizeBytes);
     } catch (error) {
+      file?.close();
       // The reference's open() raises here (e.g. a missing folder): a plain failure, exit 100.
       throw new BackyError(pythonOsError(error, path));
     }
-    await file.truncate(sizeBytes);
-    return new FileTarget(url, new PositionedFile(file), true);
+    return new FileTarget(url, file, true, slots);
   }
 
   write(offset: number, data: Uint8Array): Promise<void> {
-    return this.io.writeAt(offset, data);
+    return this.writeSlots.run(() => this.file.writeAt(offset, data as Uint8Array<ArrayBuffer>));
   }
 
   async writeZeroes(offset: number, length: number): Promise<void> {
     if (this.fresh) return;
-    await this.io.writeAt(offset, new Uint8Array(length));
+    await this.writeSlots.run(() => this.file.writeAt(offset, new Uint8Array(length)));
   }
 
   async flush(): Promise<void> {
-    await this.io.run(() => this.io.file.sync());
+    using file = await Deno.open(this.file.path, { write: true });
+    await file.sync();
   }
 
   close(): Promise<void> {
-    this.io.file.close();
+    this.file.close();
     return Promise.resolve();
   }
 }

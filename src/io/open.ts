@@ -8,7 +8,7 @@ export async function openSource(url: string, config: Config): Promise<Source> {
   const scheme = urlScheme(url);
   switch (scheme) {
     case "file":
-      return await FileSource.open(url);
+      return await FileSource.open(url, config.ioFile.simultaneousReads);
     case "null":
       return new NullSource(url, config.defaults.blockSize);
     case "rbd":
@@ -23,7 +23,7 @@ export async function openTarget(url: string, sizeBytes: number, force: boolean,
   const scheme = urlScheme(url);
   switch (scheme) {
     case "file":
-      return await FileTarget.open(url, sizeBytes, force);
+      return await FileTarget.open(url, sizeBytes, force, config.ioFile.simultaneousWrites);
     case "null":
       return new NullTarget(url);
     case "rbd":

@@ -18,7 +18,7 @@ import type { RbdSettings } from "../config/config.ts";
 import type { Hint } from "../engine/hints.ts";
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";
-import { Slots } from "../engine/buffers.ts";
+import { Slots } from "../util/slots.ts";
 
 /** Used when the Ceph config leaves these at librados' defaults (5 min to connect; OSD ops wait forever). */
 const TIMEOUT_FALLBACKS = {

@@ -48,3 +48,17 @@ export function assertThrows<E extends Error>(fn: () => unknown, errorClass: new
   }
   throw new Error(`expected ${errorClass.name}, nothing was thrown`);
 }
+
+/** Awaits `fn`, requires it to reject with an instance of `errorClass`, and returns that error. */
+export async function assertRejects<E extends Error>(
+  fn: () => Promise<unknown>,
+  errorClass: new (...args: never[]) => E,
+): Promise<E> {
+  try {
+    await fn();
+  } catch (error) {
+    if (error instanceof errorClass) return error;
+    throw new Error(`expected ${errorClass.name}, got ${String(error)}`);
+  }
+  throw new Error(`expected ${errorClass.name}, nothing was thrown`);
+}

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { assertPlain, BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
+import { RawFile } from "../platform/posix_io.ts";
 
 export class FileStore implements BlockStore {
   private readonly knownDirs = new Set<string>();
@@ -28,7 +29,12 @@ export class FileStore implements BlockStore {
       this.knownDirs.add(dir);
     }
     const path = join(dir, `${uid}.blob`);
-    await Deno.writeFile(`${path}.tmp`, data);
+    const file = RawFile.open(`${path}.tmp`, "replace");
+    try {
+      await file.writeAt(0, data as Uint8Array<ArrayBuffer>);
+    } finally {
+      file.close();
+    }
     await Deno.rename(`${path}.tmp`, path);
     return PLAIN;
   }
@@ -40,20 +46,19 @@ export class FileStore implements BlockStore {
   async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     assertPlain(uid, encoding);
     const path = this.blobPath(uid);
+    let file: RawFile;
     try {
-      using file = await Deno.open(path);
-      const size = (await file.stat()).size;
-      const data = into && into.byteLength >= size ? new Uint8Array(into, 0, size) : new Uint8Array(size);
-      let done = 0;
-      while (done < data.length) {
-        const n = await file.read(data.subarray(done));
-        if (n === null) break;
-        done += n;
-      }
-      return data.subarray(0, done);
+      file = RawFile.open(path, "read");
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(uid, `File ${path} not found.`);
       throw error;
+    }
+    try {
+      const size = file.size();
+      const data = into && into.byteLength >= size ? new Uint8Array(into, 0, size) : new Uint8Array(size);
+      return data.subarray(0, await file.readAt(0, data));
+    } finally {
+      file.close();
     }
   }
 

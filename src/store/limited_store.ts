@@ -1,0 +1,26 @@
+/**
+ * `simultaneous_reads` and `simultaneous_writes` of the [DataBackend] section: a wrapper that lets at most
+ * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them.
+ */
+import type { BlockStore, Encoding } from "./block_store.ts";
+import { StoreWrapper } from "./store_wrapper.ts";
+import { Slots } from "../util/slots.ts";
+
+export class LimitedStore extends StoreWrapper {
+  private readonly reads: Slots;
+  private readonly writes: Slots;
+
+  constructor(inner: BlockStore, simultaneousReads: number, simultaneousWrites: number) {
+    super(inner);
+    this.reads = new Slots(simultaneousReads);
+    this.writes = new Slots(simultaneousWrites);
+  }
+
+  override write(uid: string, data: Uint8Array): Promise<Encoding> {
+    return this.writes.run(() => this.inner.write(uid, data));
+  }
+
+  override read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
+    return this.reads.run(() => this.inner.read(uid, encoding, into));
+  }
+}
