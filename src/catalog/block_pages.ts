@@ -14,6 +14,8 @@ export const PAGE_ENTRIES = 1024;
 export interface Page {
   hash: Uint8Array;
   bytes: Uint8Array;
+  /** The page's entries (a view on the map). */
+  ids: Uint32Array;
 }
 
 /** Cuts a block map into pages, each with its content hash. */
@@ -22,7 +24,7 @@ export function toPages(map: Uint32Array): Page[] {
   for (let start = 0; start < map.length; start += PAGE_ENTRIES) {
     const ids = map.subarray(start, Math.min(map.length, start + PAGE_ENTRIES));
     const bytes = packIds(ids);
-    pages.push({ bytes, hash: pageHash(bytes) });
+    pages.push({ bytes, hash: pageHash(bytes), ids });
   }
   return pages;
 }
@@ -57,6 +59,36 @@ export function packIds(ids: Uint32Array): Uint8Array {
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < ids.length; i++) view.setUint32(i * 4, ids[i], true);
   return bytes;
+}
+
+let scratch = new Uint32Array(PAGE_ENTRIES);
+
+/**
+ * Adds how often each nonzero id occurs in `ids` to `counts`. Sorted first, so that the JavaScript loop runs
+ * once per distinct id (a page of one sparse run is one step) and native code does the per-entry work.
+ */
+export function countIds(ids: Uint32Array, counts: Map<number, number>): void {
+  if (scratch.length < ids.length) scratch = new Uint32Array(ids.length);
+  const sorted = scratch.subarray(0, ids.length);
+  sorted.set(ids);
+  sorted.sort();
+  for (let start = 0; start < sorted.length;) {
+    const id = sorted[start];
+    const end = upperBound(sorted, id, start);
+    if (id !== 0) counts.set(id, (counts.get(id) ?? 0) + end - start);
+    start = end;
+  }
+}
+
+/** The first index at or after `from` whose value in the ascending `sorted` exceeds `value`. */
+function upperBound(sorted: Uint32Array, value: number, from: number): number {
+  let [low, high] = [from, sorted.length];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** The u32 array of little-endian bytes. */

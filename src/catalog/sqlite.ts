@@ -22,7 +22,7 @@ import type {
   VersionFilter,
 } from "./catalog.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
-import { packIds, toPages, unpackIds } from "./block_pages.ts";
+import { countIds, packIds, toPages, unpackIds } from "./block_pages.ts";
 import { newVersionUid } from "../util/ids.ts";
 
 interface VersionRow {
@@ -360,7 +360,7 @@ export class SqliteCatalog implements Catalog {
       }
       const result = this.stmt("INSERT INTO pages (hash, ids, users) VALUES (?, ?, 1)").run(page.hash, page.bytes);
       pageIds.push(Number(result.lastInsertRowid));
-      for (const id of unpackIds(page.bytes)) if (id !== 0) added.set(id, (added.get(id) ?? 0) + 1);
+      countIds(page.ids, added);
     }
     this.adjustRefs(added, 1);
     return packIds(Uint32Array.from(pageIds));
