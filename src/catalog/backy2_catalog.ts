@@ -7,7 +7,7 @@
  * an empty block uid as sparse. The file is opened with `readOnly`, so it is never changed.
  */
 import { DatabaseSync } from "node:sqlite";
-import { resolve } from "node:path";
+import { resolve } from "../util/paths.ts";
 import { BackyError } from "../util/errors.ts";
 import type { BlockRecord, CatalogTime, ImportedVersion, StatsRow } from "./catalog.ts";
 

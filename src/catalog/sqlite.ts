@@ -3,7 +3,7 @@
  * running backup. Created with its parent directory on first use; migrated forward on every open.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname } from "node:path";
+import { dirname } from "../util/paths.ts";
 import { BackyError, Exit, versionNotFound } from "../util/errors.ts";
 import { catalogTime, now } from "../util/clock.ts";
 import type {

@@ -6,7 +6,7 @@
  * and the lazily read parts: the rbd settings and the scheduler sections of `due`/`sla`.
  */
 
-import { homedir } from "node:os";
+import { homeDirectory } from "../util/paths.ts";
 import { BackyError } from "../util/errors.ts";
 import { type IniFile, type IniLayered, mergeIni } from "./ini.ts";
 import { defaultDataDir, EMBEDDED_DEFAULT_NAME, embeddedDefault } from "./embedded.ts";
@@ -133,7 +133,7 @@ export function parseTimedelta(value: string): number {
 /** Reads, layers and validates the configuration (behavior §4.2). */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? Deno.env.toObject();
-  const home = options.home ?? env.HOME ?? homedir();
+  const home = options.home ?? homeDirectory(env);
   const base: PathBase = { home, cwd: options.cwd ?? Deno.cwd() };
   if (options.configFile) {
     return buildConfig([readConfigFile(options.configFile, base.cwd)], options.configFile, base);

@@ -6,7 +6,7 @@
  * `encryption_version`), these defaults give a working, persistent setup with no config file at all.
  */
 
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../util/paths.ts";
 import { type IniFile, parseIni } from "./ini.ts";
 
 /** Stands in for a file name when an error concerns a built-in default. */

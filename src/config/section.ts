@@ -5,7 +5,7 @@
  * optional keys, and phrasing the one-line errors that name the file, section and key at fault.
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../util/paths.ts";
 import type { BackyError } from "../util/errors.ts";
 import { type IniLayered, keyError } from "./ini.ts";
 

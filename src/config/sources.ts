@@ -6,7 +6,7 @@
  * files are skipped like Python's `ConfigParser.read` does.
  */
 
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "../util/paths.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { configError, type IniFile, parseIni } from "./ini.ts";
 

@@ -8,7 +8,7 @@
  *   scrub reads it, or while a backup uses it as its base, so it cannot be removed under them.
  * - `backy-cleanup-fast`: one fast cleanup at a time.
  */
-import { join } from "node:path";
+import { join } from "../util/paths.ts";
 import { closeFd, tryLockFile, tryRelock } from "../platform/libc.ts";
 
 export type LockMode = "shared" | "exclusive";

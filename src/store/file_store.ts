@@ -6,7 +6,7 @@
  * durable with one `syncfs` instead of an fsync per blob. The catalog records a blob only after that flush,
  * so a crash leaves at most unreferenced files, never a reference to a blob that is not on disk.
  */
-import { join } from "node:path";
+import { join } from "../util/paths.ts";
 import { assertPlain, BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
 import { RawFile } from "../platform/posix_io.ts";
