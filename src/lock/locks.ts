@@ -24,9 +24,13 @@ export class Locks {
     const current = this.held.get(name);
     if (current) {
       if (current.mode === mode) return true;
-      if (!tryRelock(current.fd, mode === "shared")) return false;
-      current.mode = mode;
-      return true;
+      if (tryRelock(current.fd, mode === "shared")) {
+        current.mode = mode;
+        return true;
+      }
+      // flock drops the old lock before it tries the new mode: take the old mode back, or give the lock up.
+      if (!tryRelock(current.fd, current.mode === "shared")) this.unlock(name);
+      return false;
     }
     Deno.mkdirSync(this.lockDir, { recursive: true });
     const fd = tryLockFile(this.path(name), mode === "shared");
