@@ -220,7 +220,7 @@ Deno.test("fast cleanup deletes exactly the blobs no version uses, after the gra
   });
 });
 
-Deno.test("cleanup --full removes unreferenced blob files, with -p only those with the prefix, and keeps referenced ones", async () => {
+Deno.test("cleanup --full removes unreferenced blob files and unfinished writes, with -p only those with the prefix, and keeps referenced ones", async () => {
   await withSandbox({ blockSize: BS }, async (sb) => {
     const image = buildImage(new Rng(34), BS, Array.from({ length: 16 }, () => "random" as const));
     await Deno.writeFile(sb.path("disk.img"), image);
@@ -228,22 +228,30 @@ Deno.test("cleanup --full removes unreferenced blob files, with -p only those wi
     const referenced = await sb.blobs();
     assertEquals(referenced.length, 16, "blobs of the version");
 
-    const plant = async (uid: string) => {
+    const plant = async (uid: string, suffix = ".blob") => {
       const dir = `${sb.dataDir}/${uid.slice(0, 2)}/${uid.slice(2, 4)}`;
       await Deno.mkdir(dir, { recursive: true });
-      await Deno.writeFile(`${dir}/${uid}.blob`, new Uint8Array(BS).fill(7));
-      return `${dir}/${uid}.blob`;
+      await Deno.writeFile(`${dir}/${uid}${suffix}`, new Uint8Array(BS).fill(7));
+      return `${dir}/${uid}${suffix}`;
     };
     const orphanAb = await plant(`abcd${"x".repeat(28)}`);
     const orphanEf = await plant(`ef01${"y".repeat(28)}`);
     assertEquals(await sb.blobCount(), 18, "blobs with the planted orphans");
+    // What a killed backup leaves: writes that never got their final name.
+    const unfinishedAb = await plant(`ab77${"z".repeat(28)}`, ".blob.tmp");
+    const unfinishedEf = await plant(`ef77${"z".repeat(28)}`, ".blob.tmp");
 
     const prefixed = ["cleanup", "--full", "-p", "ab"];
     expectRun(await sb.run(prefixed), {
       code: 0,
       stderr: "",
-      stdout: sb.commandLine(prefixed) + info("Cleanup: Removed 1 blobs") + COMPLETE,
+      stdout: sb.commandLine(prefixed) + info("Cleanup: Removed 1 blobs") +
+        info("Cleanup: Removed 1 unfinished blob writes (*.blob.tmp)") + COMPLETE,
     }, "cleanup --full -p ab");
+    assert(
+      !await exists(unfinishedAb) && await exists(unfinishedEf),
+      "only the unfinished write with the prefix is gone",
+    );
     assertEquals(await sb.blobs(), [...referenced, orphanEf].sort(), "blobs after cleanup --full -p ab");
     assert(!(await sb.blobs()).includes(orphanAb), "the orphan with the prefix is gone");
 
@@ -251,11 +259,17 @@ Deno.test("cleanup --full removes unreferenced blob files, with -p only those wi
     expectRun(await sb.run(full), {
       code: 0,
       stderr: "",
-      stdout: sb.commandLine(full) + info("Cleanup: Removed 1 blobs") + COMPLETE,
+      stdout: sb.commandLine(full) + info("Cleanup: Removed 1 blobs") +
+        info("Cleanup: Removed 1 unfinished blob writes (*.blob.tmp)") + COMPLETE,
     }, "cleanup --full");
+    assert(!await exists(unfinishedEf), "the other unfinished write is gone too");
     assertEquals(await sb.blobs(), referenced, "only the referenced blobs remain");
 
     await sb.restore(uid, "restored.img");
     await assertSameFile(sb.path("restored.img"), sb.path("disk.img"), "restore after cleanup --full");
   });
 });
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}

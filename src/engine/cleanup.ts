@@ -67,6 +67,8 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined): P
       removed++;
     }
     log.info(`Cleanup: Removed ${removed} blobs`);
+    const unfinished = await store.removeUnfinished(prefix);
+    if (unfinished > 0) log.info(`Cleanup: Removed ${unfinished} unfinished blob writes (*.blob.tmp)`);
     return removed;
   } finally {
     locks.lock("backy", "shared");

@@ -36,6 +36,11 @@ export interface BlockStore {
   remove(uid: string): Promise<boolean>;
   /** Every blob uid in the store (starting with `prefix`, when given). */
   list(prefix?: string): AsyncIterable<string>;
+  /**
+   * Deletes what interrupted writes left behind (never referenced by the catalog); returns how many. Only
+   * safe while nothing writes to the store: `cleanup --full` holds the global lock exclusively.
+   */
+  removeUnfinished(prefix?: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -72,14 +72,29 @@ export class FileStore implements BlockStore {
     }
   }
 
-  /** Walks `{root}/xx/yy/*.blob`; with a prefix, only the directories that can hold matching uids. */
   async *list(prefix = ""): AsyncIterable<string> {
+    for await (const { uid } of this.files(prefix, ".blob")) yield uid;
+  }
+
+  /** Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog). */
+  async removeUnfinished(prefix = ""): Promise<number> {
+    let removed = 0;
+    for await (const { path } of this.files(prefix, ".blob.tmp")) {
+      await Deno.remove(path).catch(() => {});
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Walks `{root}/xx/yy/{uid}{suffix}`; with a prefix, only the directories that can hold matching uids. */
+  private async *files(prefix: string, suffix: string): AsyncIterable<{ uid: string; path: string }> {
     for (const first of await subdirectories(this.root, prefix.slice(0, 2))) {
       for (const second of await subdirectories(join(this.root, first), prefix.slice(2, 4))) {
-        for await (const entry of Deno.readDir(join(this.root, first, second))) {
-          if (!entry.isFile || !entry.name.endsWith(".blob")) continue;
-          const uid = entry.name.slice(0, entry.name.indexOf("."));
-          if (uid.startsWith(prefix)) yield uid;
+        const dir = join(this.root, first, second);
+        for await (const entry of Deno.readDir(dir)) {
+          if (!entry.isFile || !entry.name.endsWith(suffix)) continue;
+          const uid = entry.name.slice(0, -suffix.length);
+          if (!uid.includes(".") && uid.startsWith(prefix)) yield { uid, path: join(dir, entry.name) };
         }
       }
     }

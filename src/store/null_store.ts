@@ -20,6 +20,9 @@ export class NullStore implements BlockStore {
     return Promise.resolve(true);
   }
   async *list(_prefix?: string): AsyncIterable<string> {}
+  removeUnfinished(_prefix?: string): Promise<number> {
+    return Promise.resolve(0);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -22,6 +22,9 @@ export abstract class StoreWrapper implements BlockStore {
   list(prefix?: string): AsyncIterable<string> {
     return this.inner.list(prefix);
   }
+  removeUnfinished(prefix?: string): Promise<number> {
+    return this.inner.removeUnfinished(prefix);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }
