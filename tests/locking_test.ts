@@ -179,6 +179,10 @@ Deno.test({
           `^${escapeRegExp(sb.commandLine(fullArgs))}${
             escapeRegExp(info("Cleanup: Removed ").slice(0, -1))
           }\\d+ blobs\\n` +
+            // Writes the kill interrupted may have left temporary files.
+            `(${
+              escapeRegExp(info("Cleanup: Removed ").slice(0, -1))
+            }\\d+ unfinished blob writes \\(\\*\\.blob\\.tmp\\)\\n)?` +
             `${escapeRegExp(COMPLETE)}$`,
         ),
       }, "cleanup --full after the kill");
@@ -189,6 +193,7 @@ Deno.test({
       const byFast = Number(/Deleted (\d+) blocks\.\n/.exec(fast.stdout)?.[1]);
       assertEquals(byFull + byFast, written, `blobs removed by the full (${byFull}) and the fast cleanup (${byFast})`);
       assertEquals(await sb.blobCount(), 0, "the killed backup's blobs are gone after both cleanups");
+      assertEquals(await unfinishedWrites(sb.dataDir), [], "no temporary blob files are left");
     });
   },
 });
@@ -233,3 +238,14 @@ Deno.test({
     });
   },
 });
+
+/** `*.blob.tmp` files anywhere below `dir`. */
+async function unfinishedWrites(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await unfinishedWrites(path));
+    else if (entry.name.endsWith(".blob.tmp")) found.push(path);
+  }
+  return found;
+}
