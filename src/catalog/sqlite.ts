@@ -331,7 +331,13 @@ export class SqliteCatalog implements Catalog {
       const invalid = this.invalidRefIds();
       const valid = invalid.size === 0 || !map.some((id) => invalid.has(id));
       const pages = this.storePages(map);
+      // Blobs this run claimed or wrote that its final map does not use (the source changed between a killed
+      // run and its continuation, say) would otherwise be found by nothing but `cleanup --full`.
+      const unused = this.stmt(
+        "SELECT c.ref_id FROM claims c JOIN blobs b ON b.id = c.ref_id WHERE c.version_uid = ? AND b.refs <= 0",
+      ).all(uid) as { ref_id: number }[];
       this.stmt("DELETE FROM claims WHERE version_uid = ?").run(uid);
+      this.recordDeleteCandidates(unused.map((claim) => claim.ref_id));
       const { changes } = this.stmt(
         "UPDATE versions SET pages = ?, draft = NULL, valid = ? WHERE uid = ? AND draft IS NOT NULL",
       ).run(pages, valid ? 1 : 0, uid);

@@ -77,3 +77,15 @@ Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candid
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("a blob a backup recorded but its committed map does not use becomes a cleanup candidate", () => {
+  const { catalog, dir } = open();
+  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const [first, second] = catalog.addRefs([blob("before-kill", "old"), blob("after-kill", "new")], running.uid);
+  catalog.commitVersion(running.uid, Uint32Array.of(second));
+  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);
+  assertEquals(catalog.referenceCounts().get(second), 1);
+  assertEquals(catalog.referenceCounts().get(first) ?? 0, 0);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});
