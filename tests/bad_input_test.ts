@@ -129,6 +129,12 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
       ["backup", sb.url("adir"), "vm"],
       `[Errno 21] Is a directory: '${sb.path("adir")}'`,
     );
+    await fails(
+      "a pipe as source (its size is unknown)",
+      ["backup", "file:///dev/stdin", "vm"],
+      "Cannot seek to its end (a pipe or a socket?): '/dev/stdin'",
+      "not a block device\n",
+    );
     await check("restore onto a directory without -f", ["restore", valid, sb.url("adir")], {
       code: 1,
       stdout: sb.commandLine(["restore", valid, sb.url("adir")]),

@@ -11,7 +11,7 @@ import { Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
-import { BufferPool } from "./buffers.ts";
+import { BufferPool, forEachInWindow } from "./buffers.ts";
 import { checksumOf } from "./hasher.ts";
 
 /**
@@ -126,7 +126,6 @@ async function restoreData(
   const { blockSize, readAhead } = engine.settings;
   const window = Math.max(readAhead, engine.hasher().parallelism * 2 + 2);
   const progress = new Progress(engine, `Restore phase 2/2 (data) to ${request.targetUrl}`);
-  const inFlight = new Set<Promise<void>>();
   const lastId = new LastId(request.continueFrom, blocks, reads);
   let unreadable = false;
   let bytes = 0;
@@ -162,14 +161,13 @@ async function restoreData(
       buffers.give(buffer);
     }
   };
-  for (const read of reads) {
-    while (inFlight.size >= window) await Promise.race(inFlight);
-    const task: Promise<void> = restoreBlock(read).finally(() => inFlight.delete(task));
-    inFlight.add(task);
-    const writeQueue = (inFlight.size / window) * 100;
-    progress.update({ done: ++done, total: reads.length, bytes, writeQueue, extra: `Last ID: ${lastId}` });
+  try {
+    await forEachInWindow(reads, window, restoreBlock, (inFlight) => {
+      const writeQueue = (inFlight / window) * 100;
+      progress.update({ done: ++done, total: reads.length, bytes, writeQueue, extra: `Last ID: ${lastId}` });
+    });
+  } finally {
+    progress.finish();
   }
-  await Promise.all(inFlight);
-  progress.finish();
   return unreadable;
 }

@@ -10,7 +10,7 @@ import type { Source } from "../io/io.ts";
 import { BlobNotFoundError } from "../store/block_store.ts";
 import { Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
-import { BufferPool } from "./buffers.ts";
+import { BufferPool, forEachInWindow } from "./buffers.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
@@ -104,17 +104,15 @@ class ScrubRun {
   }
 
   async check(checks: BlockCheck[]): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
     let done = 0;
-    for (const check of checks) {
-      while (inFlight.size >= this.buffers.capacity) await Promise.race(inFlight);
-      const task: Promise<void> = this.checkBlock(check).finally(() => inFlight.delete(task));
-      inFlight.add(task);
-      const readQueue = (this.buffers.inUse / this.buffers.capacity) * 100;
-      this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
+    try {
+      await forEachInWindow(checks, this.buffers.capacity, (check) => this.checkBlock(check), () => {
+        const readQueue = (this.buffers.inUse / this.buffers.capacity) * 100;
+        this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
+      });
+    } finally {
+      this.progress.finish();
     }
-    await Promise.all(inFlight);
-    this.progress.finish();
   }
 
   private async checkBlock({ id, ref }: BlockCheck): Promise<void> {

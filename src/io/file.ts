@@ -38,7 +38,12 @@ export class FileSource implements Source {
     } catch (error) {
       throw new BackyError(pythonOsError(error, path));
     }
-    return new FileSource(url, file.size(), file, parallelReads);
+    try {
+      return new FileSource(url, file.size(), file, parallelReads);
+    } catch (error) {
+      file.close();
+      throw new BackyError(pythonOsError(error, path));
+    }
   }
 
   read(offset: number, into: Uint8Array): Promise<number> {
@@ -73,13 +78,15 @@ export class FileTarget implements Target {
           plainLine: "Error opening restore target. You must force the restore.",
         });
       }
-      let file: RawFile;
+      let file: RawFile | undefined;
+      let size: number;
       try {
         file = RawFile.open(path, "readWrite");
+        size = file.size();
       } catch (error) {
+        file?.close();
         throw new BackyError(pythonOsError(error, path));
       }
-      const size = file.size();
       if (size < sizeBytes) {
         file.close();
         throw new BackyError(`Target size is too small. Has ${size}b, need ${sizeBytes}b.`, {

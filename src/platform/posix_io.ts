@@ -56,17 +56,21 @@ export class RawFile {
 
   /** Opens `path`; throws Deno's error for the path (NotFound, PermissionDenied, ...) when it cannot. */
   static open(path: string, mode: OpenMode): RawFile {
-    const fd = libc().open(new TextEncoder().encode(`${path}\0`), FLAGS[mode] | O_CLOEXEC, 0o644);
+    // 0o666 less the umask, as Python's and Deno's own open create files.
+    const fd = libc().open(new TextEncoder().encode(`${path}\0`), FLAGS[mode] | O_CLOEXEC, 0o666);
     if (fd < 0) {
       Deno.openSync(path, DENO_OPTIONS[mode]).close(); // throws the system's error
+      if (mode === "createNew") Deno.removeSync(path); // that second try created it: leave nothing behind
       throw new Error(`cannot open ${path}`);
     }
     return new RawFile(path, fd);
   }
 
-  /** The file's size (its end offset; works for block devices too). */
+  /** The file's size (its end offset; works for block devices, not for pipes). */
   size(): number {
-    return Number(libc().lseek(this.fd, 0n, SEEK_END));
+    const end = Number(libc().lseek(this.open(), 0n, SEEK_END));
+    if (end < 0) throw new Error("Cannot seek to its end (a pipe or a socket?)");
+    return end;
   }
 
   /** Reads up to `into.length` bytes at `offset`; short only at the end of the file. */
@@ -74,7 +78,7 @@ export class RawFile {
     let done = 0;
     while (done < into.length) {
       const part = into.subarray(done);
-      const n = Number(await libc().pread(this.fd, part, BigInt(part.length), BigInt(offset + done)));
+      const n = Number(await libc().pread(this.open(), part, BigInt(part.length), BigInt(offset + done)));
       if (n < 0) return done + await this.denoReadAt(offset + done, part);
       if (n === 0) break;
       done += n;
@@ -86,10 +90,16 @@ export class RawFile {
     let done = 0;
     while (done < data.length) {
       const part = data.subarray(done);
-      const n = Number(await libc().pwrite(this.fd, part, BigInt(part.length), BigInt(offset + done)));
+      const n = Number(await libc().pwrite(this.open(), part, BigInt(part.length), BigInt(offset + done)));
       if (n <= 0) return await this.denoWriteAt(offset + done, part);
       done += n;
     }
+  }
+
+  /** The descriptor; IO after close fails instead of reaching another file that got the same number. */
+  private open(): number {
+    if (this.fd < 0) throw new Error(`${this.path} is closed`);
+    return this.fd;
   }
 
   close(): void {

@@ -80,8 +80,7 @@ export class FileStore implements BlockStore {
   async removeUnfinished(prefix = ""): Promise<number> {
     let removed = 0;
     for await (const { path } of this.files(prefix, ".blob.tmp")) {
-      await Deno.remove(path).catch(() => {});
-      removed++;
+      if (await Deno.remove(path).then(() => true, () => false)) removed++;
     }
     return removed;
   }

@@ -62,7 +62,7 @@ function trimTrailingSlashes(path: string): string {
 
 /** `$HOME`, else the home field of the user's /etc/passwd entry (node:os homedir's order), else `/`. */
 export function homeDirectory(env: Record<string, string | undefined> = Deno.env.toObject()): string {
-  if (env.HOME) return env.HOME;
+  if (env.HOME !== undefined) return env.HOME;
   try {
     const uid = String(Deno.uid());
     for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
