@@ -29,10 +29,9 @@ export interface OpenSslDigest {
 
 /** The digest `name` (OpenSSL spelling, e.g. `sha512`), or null when libcrypto or the digest is missing. */
 export function openSslDigest(name: string, length: number): OpenSslDigest | null {
-  const library = load();
-  if (!library) return null;
-  const algorithm = library.symbols.EVP_get_digestbyname(new TextEncoder().encode(`${name}\0`));
-  if (algorithm === null) return null;
+  const found = findDigest(name);
+  if (!found) return null;
+  const { library, algorithm } = found;
   return {
     length,
     async digest(data) {
@@ -46,16 +45,23 @@ export function openSslDigest(name: string, length: number): OpenSslDigest | nul
 
 /** The digest `name` computed on the calling thread, or null when libcrypto or the digest is missing. */
 export function openSslDigestNow(name: string, length: number): ((data: Uint8Array<ArrayBuffer>) => Uint8Array) | null {
-  const library = load();
-  if (!library) return null;
-  const algorithm = library.symbols.EVP_get_digestbyname(new TextEncoder().encode(`${name}\0`));
-  if (algorithm === null) return null;
+  const found = findDigest(name);
+  if (!found) return null;
+  const { library, algorithm } = found;
   return (data) => {
     const out = new Uint8Array(length);
     const ok = library.symbols.EVP_Digest_now(data, BigInt(data.length), out, null, algorithm, null);
     if (ok !== 1) throw new Error(`OpenSSL EVP_Digest(${name}) failed`);
     return out;
   };
+}
+
+function findDigest(
+  name: string,
+): { library: Deno.DynamicLibrary<typeof symbols>; algorithm: Deno.PointerObject } | null {
+  const library = load();
+  const algorithm = library?.symbols.EVP_get_digestbyname(new TextEncoder().encode(`${name}\0`)) ?? null;
+  return library && algorithm ? { library, algorithm } : null;
 }
 
 let loaded: Deno.DynamicLibrary<typeof symbols> | null | undefined;
