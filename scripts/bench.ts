@@ -176,7 +176,14 @@ async function machineLimits(source: string): Promise<Row[]> {
 function makeTerabyteBase(sqlitePath: string): string {
   const catalog = SqliteCatalog.open(sqlitePath, { engine: `sqlite:///${sqlitePath}`, create: true });
   const blocks = 262144;
-  const version = catalog.createVersion({ name: "tb", snapshotName: "", size: blocks, sizeBytes: blocks * 4 * MiB });
+  const version = catalog.createVersion({
+    name: "tb",
+    snapshotName: "",
+    size: blocks,
+    sizeBytes: blocks * 4 * MiB,
+    blockSize: 4 * MiB,
+    hashFunction: "sha512",
+  });
   const refs = Array.from({ length: blocks }, (_, i) => ({
     uid: newBlobUid(),
     checksum: i.toString(16).padStart(128, "0"),

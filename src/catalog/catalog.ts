@@ -26,6 +26,12 @@ export interface Version {
   tags: string[];
   /** True while the version's block map is a draft that a backup (or `backup -c`) is still filling. */
   inProgress: boolean;
+  /**
+   * The block size and hash function the version was made with; null for versions recorded before the
+   * catalog kept them (imported or migrated from backy2), which were made with the configured ones.
+   */
+  blockSize: number | null;
+  hashFunction: string | null;
 }
 
 export interface BlobRef {
@@ -51,6 +57,8 @@ export interface NewVersion {
   snapshotName: string;
   size: number;
   sizeBytes: number;
+  blockSize: number;
+  hashFunction: string;
 }
 
 export interface VersionFilter {
@@ -94,7 +102,9 @@ export interface BlockRecord extends Omit<BlobRef, "id"> {
 }
 
 /** A finished version brought in from elsewhere (a metadata dump, a backy2 catalog). */
-export type ImportedVersion = Omit<Version, "inProgress">;
+export type ImportedVersion =
+  & Omit<Version, "inProgress" | "blockSize" | "hashFunction">
+  & Partial<Pick<Version, "blockSize" | "hashFunction">>;
 
 /** What {@link Catalog.rewrapEnvkeys} did, counted in references (each holds one envkey). */
 export interface RekeyCounts {

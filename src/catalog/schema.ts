@@ -93,6 +93,12 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX claims_version ON claims (version_uid);
   `,
+  // 3: the block size and hash function each version was made with (NULL: made before they were recorded),
+  // so that a changed configuration never restores, scrubs or continues a version with the wrong ones.
+  `
+  ALTER TABLE versions ADD COLUMN block_size INTEGER;
+  ALTER TABLE versions ADD COLUMN hash_function TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -36,6 +36,8 @@ interface VersionRow {
   valid: number;
   protected: number;
   in_progress: number;
+  block_size: number | null;
+  hash_function: string | null;
 }
 
 interface BlobRow {
@@ -50,7 +52,8 @@ interface BlobRow {
 }
 
 const VERSION_COLUMNS =
-  "uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft IS NOT NULL AS in_progress";
+  "uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft IS NOT NULL AS in_progress, " +
+  "block_size, hash_function";
 const BLOB_COLUMNS = "id, uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce";
 const LOOKUP_BATCH = 500;
 const STATS_COLUMNS = "date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
@@ -212,8 +215,8 @@ export class SqliteCatalog implements Catalog {
     const date = now();
     const uid = newVersionUid(date);
     this.stmt(
-      "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft) " +
-        "VALUES (?, ?, NULL, ?, ?, ?, ?, 0, 0, ?)",
+      "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft, " +
+        "block_size, hash_function) VALUES (?, ?, NULL, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
     ).run(
       uid,
       catalogTime(date),
@@ -222,6 +225,8 @@ export class SqliteCatalog implements Catalog {
       version.size,
       version.sizeBytes,
       new Uint8Array(0),
+      version.blockSize,
+      version.hashFunction,
     );
     return this.getVersion(uid);
   }
@@ -378,7 +383,7 @@ export class SqliteCatalog implements Catalog {
       const map = this.importedMap(version, blocks);
       this.stmt(
         "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, pages, " +
-          "draft) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+          "draft, block_size, hash_function) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
       ).run(
         version.uid,
         version.date,
@@ -390,6 +395,8 @@ export class SqliteCatalog implements Catalog {
         version.valid ? 1 : 0,
         version.protected ? 1 : 0,
         this.storePages(map),
+        version.blockSize ?? null,
+        version.hashFunction ?? null,
       );
       const insertDate = this.stmt("INSERT INTO block_dates (version_uid, id, date) VALUES (?, ?, ?)");
       for (const block of blocks) if (block.date !== version.date) insertDate.run(version.uid, block.id, block.date);
@@ -799,6 +806,8 @@ function toVersion(row: VersionRow, tags: string[]): Version {
     protected: row.protected === 1,
     tags,
     inProgress: row.in_progress === 1,
+    blockSize: row.block_size,
+    hashFunction: row.hash_function,
   };
 }
 

@@ -16,13 +16,14 @@ function blob(uid: string, checksum: string): NewBlobRef {
 }
 
 const FAR_FUTURE = 2 ** 40;
+const LAYOUT = { blockSize: 4096, hashFunction: "sha512" };
 
 Deno.test("a committed block map reads back across pages, and identical pages are shared", () => {
   const { catalog, dir } = open();
   const ids = catalog.addRefs(Array.from({ length: 3000 }, (_, i) => blob(`u${i}`, `c${i}`)));
-  const a = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096 });
+  const a = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096, ...LAYOUT });
   catalog.commitVersion(a.uid, Uint32Array.from(ids));
-  const b = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096 });
+  const b = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096, ...LAYOUT });
   catalog.commitVersion(b.uid, Uint32Array.from(ids));
   assertEquals([...catalog.blockMap(b.uid)], ids);
   assertEquals(catalog.getVersion(b.uid).valid, true);
@@ -37,7 +38,7 @@ Deno.test("a committed block map reads back across pages, and identical pages ar
 Deno.test("removing the last version using a blob makes it a cleanup candidate", () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("only", "sum")]);
-  const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   catalog.commitVersion(v.uid, Uint32Array.of(id));
   catalog.removeVersion(v.uid);
   assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
@@ -49,9 +50,9 @@ Deno.test("removing the last version using a blob makes it a cleanup candidate",
 Deno.test("a blob claimed by a running backup survives the removal of its last version and a cleanup", () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("shared", "sum")]);
-  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   catalog.commitVersion(old.uid, Uint32Array.of(id));
-  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   assertEquals(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
   catalog.removeVersion(old.uid);
   assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
@@ -67,9 +68,9 @@ Deno.test("a blob claimed by a running backup survives the removal of its last v
 Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candidate", () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("drafted", "sum")]);
-  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   catalog.commitVersion(old.uid, Uint32Array.of(id));
-  const killed = catalog.createVersion({ name: "a", snapshotName: "", size: 2, sizeBytes: 8192 });
+  const killed = catalog.createVersion({ name: "a", snapshotName: "", size: 2, sizeBytes: 8192, ...LAYOUT });
   catalog.saveDraft(killed.uid, Uint32Array.of(id, 0));
   catalog.removeVersion(old.uid);
   assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
@@ -80,7 +81,7 @@ Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candid
 
 Deno.test("a blob a backup recorded but its committed map does not use becomes a cleanup candidate", () => {
   const { catalog, dir } = open();
-  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096 });
+  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   const [first, second] = catalog.addRefs([blob("before-kill", "old"), blob("after-kill", "new")], running.uid);
   catalog.commitVersion(running.uid, Uint32Array.of(second));
   assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);

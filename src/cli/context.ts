@@ -31,7 +31,7 @@ export interface GlobalFlags {
 
 export class CommandContext {
   private built: Engine | null = null;
-  private sharedHasher: Hasher | null = null;
+  private readonly hashers = new Map<string, Hasher>();
   readonly locks: Locks;
 
   constructor(
@@ -96,14 +96,20 @@ export class CommandContext {
       ),
       log: this.log,
       locks: this.locks,
-      hasher: () => this.sharedHasher ??= createHasher(config.defaults.hashFunction),
+      hasher: (algorithm = config.defaults.hashFunction) => this.hasher(algorithm),
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
   }
 
+  private hasher(algorithm: string): Hasher {
+    let hasher = this.hashers.get(algorithm);
+    if (!hasher) this.hashers.set(algorithm, hasher = createHasher(algorithm));
+    return hasher;
+  }
+
   async close(): Promise<void> {
-    this.sharedHasher?.close();
+    for (const hasher of this.hashers.values()) hasher.close();
     if (this.built) {
       await this.built.store.close();
       this.built.catalog.close();

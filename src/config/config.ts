@@ -230,7 +230,8 @@ const HASH_FUNCTIONS = new Set([
   "ripemd160",
 ]);
 
-function isFixedLengthHash(name: string): boolean {
+/** True for the hash functions a version can be made with (node:crypto names). */
+export function isFixedLengthHash(name: string): boolean {
   return HASH_FUNCTIONS.has(name);
 }
 

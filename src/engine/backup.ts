@@ -19,6 +19,7 @@ import { autoTags } from "./auto_tags.ts";
 import { BufferPool } from "./buffers.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
+import { engineFor, isConfiguredLayout, layoutOf } from "./version_layout.ts";
 
 export interface BackupRequest {
   sourceUrl: string;
@@ -66,8 +67,13 @@ type Counters = Omit<
   "versionUid" | "versionName" | "versionSizeBytes" | "versionSizeBlocks" | "durationSeconds"
 >;
 
-export async function backup(engine: Engine, request: BackupRequest): Promise<BackupOutcome> {
-  const fileHints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
+export async function backup(configured: Engine, request: BackupRequest): Promise<BackupOutcome> {
+  let fileHints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
+  const engine = layoutEngine(configured, request);
+  if (request.fromVersion !== undefined && !sameLayoutAsBase(engine, request.fromVersion)) {
+    request = { ...request, fromVersion: undefined };
+    fileHints = null;
+  }
   const source = await engine.openSource(request.sourceUrl);
   try {
     const hints = fileHints ?? await inToolHints(engine, request, source);
@@ -75,6 +81,29 @@ export async function backup(engine: Engine, request: BackupRequest): Promise<Ba
   } finally {
     await source.close();
   }
+}
+
+/** A continued version keeps the block size and hash function it was started with. */
+function layoutEngine(engine: Engine, request: BackupRequest): Engine {
+  if (request.continueVersion === undefined) return engine;
+  return engineFor(engine, engine.catalog.getVersion(request.continueVersion));
+}
+
+/**
+ * A differential backup copies its base's block references as they are, so it needs the base's block size
+ * and hash function. When the configuration has changed since, the backup is a full one (its hints, which
+ * describe changes since the base, are dropped too) and says so.
+ */
+function sameLayoutAsBase(engine: Engine, baseUid: string): boolean {
+  const base = engine.catalog.getVersion(baseUid);
+  const layout = layoutOf(base, engine.settings);
+  if (isConfiguredLayout(layout, engine.settings)) return true;
+  const { blockSize, hashFunction } = engine.settings;
+  engine.log.warning(
+    `Base version ${base.uid} was made with block size ${layout.blockSize} and ${layout.hashFunction}; the ` +
+      `configuration says ${blockSize} and ${hashFunction}. Making a full backup instead of a differential one.`,
+  );
+  return false;
 }
 
 /**
@@ -204,6 +233,8 @@ class BackupRun {
       snapshotName: this.request.snapshotName,
       size: this.blocks,
       sizeBytes: this.source.size,
+      blockSize: this.blockSize,
+      hashFunction: this.engine.settings.hashFunction,
     });
     if (!locks.lock(version.uid)) throw versionLocked(version.uid);
     return { version, map: new Uint32Array(this.blocks), continuing: false };

@@ -27,7 +27,8 @@ export interface Engine {
   store: BlockStore;
   log: Logger;
   locks: Locks;
-  hasher(): Hasher;
+  /** The shared hasher of `algorithm` (default: the configured hash function). */
+  hasher(algorithm?: string): Hasher;
   openSource(url: string): Promise<Source>;
   openTarget(url: string, sizeBytes: number, force: boolean): Promise<Target>;
 }

@@ -21,6 +21,7 @@ import { BackyError, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import type { Engine } from "./engine.ts";
 import { invalidateBlob } from "./invalidate.ts";
+import { engineFor } from "./version_layout.ts";
 
 const CHECKPOINT_BLOBS = 32;
 const PROGRESS_EVERY = 100;
@@ -34,7 +35,7 @@ export async function migrateEncryption(engine: Engine, uid: string): Promise<st
     if (old.inProgress) {
       throw new BackyError(`Version ${uid} is incomplete (its backup never finished); it cannot be migrated.`);
     }
-    return await new Migration(engine, old).run();
+    return await new Migration(engineFor(engine, old), old).run();
   } finally {
     locks.unlock(uid);
   }
@@ -62,7 +63,7 @@ class Migration {
   }
 
   async run(): Promise<string> {
-    const { catalog, locks } = this.engine;
+    const { catalog, locks, settings } = this.engine;
     const oldMap = catalog.blockMap(this.old.uid);
     const refs = catalog.refs(new Set(oldMap));
     this.version = catalog.createVersion({
@@ -70,6 +71,8 @@ class Migration {
       snapshotName: this.old.snapshotName,
       size: this.old.size,
       sizeBytes: this.old.sizeBytes,
+      blockSize: settings.blockSize,
+      hashFunction: settings.hashFunction,
     });
     if (!locks.lock(this.version.uid)) throw versionLocked(this.version.uid);
     try {

@@ -13,6 +13,7 @@ import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { BufferPool, forEachInWindow } from "./buffers.ts";
 import { checksumOf } from "./hasher.ts";
+import { engineFor } from "./version_layout.ts";
 
 /**
  * Makes sure the block's bytes are in `buffer` (a backend may have returned other memory); returns their
@@ -33,10 +34,11 @@ export interface RestoreRequest {
   continueFrom: number;
 }
 
-export async function restore(engine: Engine, request: RestoreRequest): Promise<number> {
-  const { catalog, locks } = engine;
+export async function restore(configured: Engine, request: RestoreRequest): Promise<number> {
+  const { catalog, locks } = configured;
   if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
   const version = catalog.getVersion(request.uid);
+  const engine = engineFor(configured, version);
   const map = catalog.blockMap(version.uid);
   const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
   const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);

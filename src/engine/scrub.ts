@@ -14,6 +14,7 @@ import { BufferPool, forEachInWindow } from "./buffers.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
+import { engineFor } from "./version_layout.ts";
 
 export interface ScrubRequest {
   uid: string;
@@ -26,10 +27,11 @@ interface BlockCheck {
   ref: BlobRef;
 }
 
-export async function scrub(engine: Engine, request: ScrubRequest): Promise<number> {
-  const { catalog, locks, log } = engine;
+export async function scrub(configured: Engine, request: ScrubRequest): Promise<number> {
+  const { catalog, locks, log } = configured;
   if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
   const version = catalog.getVersion(request.uid);
+  const engine = engineFor(configured, version);
   const map = catalog.blockMap(version.uid);
   if (version.inProgress || map.length !== version.size || map.includes(0)) {
     log.error("Version is incomplete.");

@@ -14,6 +14,7 @@ import type { BlockRecord, CatalogTime, ImportedVersion, StatsRow, Version } fro
 import { csvRow, parseCsv } from "./csv.ts";
 import { formatCatalogDateTime, formatDate, formatDateTime, parseCatalogDateTime, strptime } from "./dates.ts";
 import { pyRepr } from "./pystr.ts";
+import { isFixedLengthHash } from "../config/config.ts";
 
 export const DUMP_FORMATS = ["2.12", "deno-1"] as const;
 export type DumpFormat = typeof DUMP_FORMATS[number];
@@ -307,6 +308,14 @@ class JsonRecord {
       : this.fail(`${key} must be a non-negative integer.`);
   }
 
+  has(key: string): boolean {
+    return key in this.value;
+  }
+
+  nullableInteger(key: string): number | null {
+    return this.value[key] === null ? null : this.integer(key);
+  }
+
   boolean(key: string): boolean {
     const value = this.value[key];
     return typeof value === "boolean" ? value : this.fail(`${key} must be true or false.`);
@@ -349,7 +358,16 @@ function readDenoVersion(r: JsonRecord): ImportedVersion {
     valid: r.boolean("valid"),
     protected: r.boolean("protected"),
     tags: [...new Set(tags)].sort(),
+    blockSize: r.has("blockSize") ? r.nullableInteger("blockSize") : null,
+    hashFunction: r.has("hashFunction") ? readHashFunction(r) : null,
   };
+}
+
+/** A dump's hash function must be one this tool can verify blocks with. */
+function readHashFunction(r: JsonRecord): string | null {
+  const name = r.nullableString("hashFunction");
+  if (name !== null && !isFixedLengthHash(name)) r.fail(`hashFunction '${name}' is not a supported hash function.`);
+  return name;
 }
 
 function readDenoBlock(r: JsonRecord): BlockRecord {

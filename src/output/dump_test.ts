@@ -17,6 +17,8 @@ const VERSION: Version = {
   protected: false,
   tags: ["daily", "manual"],
   inProgress: false,
+  blockSize: 4096,
+  hashFunction: "sha512",
 };
 
 const BLOCKS: BlockRecord[] = [
@@ -68,7 +70,7 @@ Deno.test("the 2.12 dump is backy2's: second dates, date-only expire, minimal qu
 Deno.test("a 2.12 dump reads back with second dates, midnight expire, no tags and `\\x` nonces as null", () => {
   const dump = parseDump(DUMP_212.replace(",65a1\r\n", ",\\x\r\n"));
   assertEquals(dump.format, "2.12");
-  const { inProgress: _, ...version } = VERSION;
+  const { inProgress: _, blockSize: _size, hashFunction: _hash, ...version } = VERSION;
   assertEquals(dump.version, {
     ...version,
     date: "2026-11-26 13:58:16.000000",
