@@ -5,6 +5,9 @@
  * Writes go to `{uid}.blob.tmp` and are renamed into place; {@link FileStore.flush} then makes a whole batch
  * durable with one `syncfs` instead of an fsync per blob. The catalog records a blob only after that flush,
  * so a crash leaves at most unreferenced files, never a reference to a blob that is not on disk.
+ *
+ * The store tracks the temporary files it creates: a write that fails removes its own, and `close` removes
+ * any it still owns. Temporary files of other processes (which may be writing right now) are never touched.
  */
 import { join } from "../util/paths.ts";
 import { assertPlain, BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
@@ -13,6 +16,8 @@ import { RawFile } from "../platform/posix_io.ts";
 
 export class FileStore implements BlockStore {
   private readonly knownDirs = new Set<string>();
+  /** Temporary files this store created that are not renamed into place (or removed) yet. */
+  private readonly unfinished = new Set<string>();
 
   constructor(readonly root: string) {
     Deno.mkdirSync(root, { recursive: true });
@@ -29,14 +34,32 @@ export class FileStore implements BlockStore {
       this.knownDirs.add(dir);
     }
     const path = join(dir, `${uid}.blob`);
-    const file = RawFile.open(`${path}.tmp`, "replace");
+    const temporary = `${path}.tmp`;
+    this.unfinished.add(temporary);
     try {
-      await file.writeAt(0, data as Uint8Array<ArrayBuffer>);
-    } finally {
-      file.close();
+      const file = RawFile.open(temporary, "replace");
+      try {
+        await file.writeAt(0, data as Uint8Array<ArrayBuffer>);
+      } finally {
+        file.close();
+      }
+      await Deno.rename(temporary, path);
+      this.unfinished.delete(temporary);
+    } catch (error) {
+      await this.removeTemporary(temporary);
+      throw error;
     }
-    await Deno.rename(`${path}.tmp`, path);
     return PLAIN;
+  }
+
+  /** Removes one of this store's temporary files; it stays tracked if that fails (`close` tries again). */
+  private async removeTemporary(path: string): Promise<void> {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) return;
+    }
+    this.unfinished.delete(path);
   }
 
   async flush(): Promise<void> {
@@ -99,7 +122,10 @@ export class FileStore implements BlockStore {
     }
   }
 
-  async close(): Promise<void> {}
+  /** Removes the temporary files of this store's writes that did not finish. */
+  async close(): Promise<void> {
+    for (const path of [...this.unfinished]) await this.removeTemporary(path);
+  }
 }
 
 /** Two-character subdirectory names of `dir` that agree with `prefix` (a partial prefix matches its start). */
