@@ -3,7 +3,6 @@
  * of its data phase leaves an invalid version; `backup -c UID` with the same source completes it without
  * redoing the blocks already recorded, and the completed version restores byte-identical.
  */
-import { DatabaseSync } from "node:sqlite";
 import {
   assert,
   assertEquals,
@@ -12,6 +11,7 @@ import {
   COMPLETE,
   expectRun,
   info,
+  recordedBlocks,
   type Sandbox,
   withSandbox,
   writeUniqueImage,
@@ -25,26 +25,6 @@ const KILL_AFTER_BLOBS = 256;
  * lands, the test tries again with a larger one.
  */
 const SIZES = [64 * 1024 * 1024, 512 * 1024 * 1024];
-
-/**
- * Blocks the unfinished backup has recorded in its draft block map (a white-box look into the catalog: from
- * the outside, a blob file on disk does not say whether the catalog counts it yet).
- */
-function recordedBlocks(sb: Sandbox): number {
-  let db: DatabaseSync | null = null;
-  try {
-    db = new DatabaseSync(sb.path("backy.sqlite"), { readOnly: true });
-    const rows = db.prepare("SELECT draft FROM versions WHERE draft IS NOT NULL").all() as { draft: Uint8Array }[];
-    return rows.reduce((sum, row) => {
-      const ids = new Uint32Array(row.draft.slice().buffer);
-      return sum + ids.filter((id) => id !== 0).length;
-    }, 0);
-  } catch {
-    return 0;
-  } finally {
-    db?.close();
-  }
-}
 
 /**
  * Backs up `big.img` and kills the backup once {@link KILL_AFTER_BLOBS} blobs exist and some are recorded. Returns false when the

@@ -8,6 +8,7 @@
  * texts of the reference, and small assertions.
  */
 import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
 
 /** The repository root (no trailing slash). */
 export const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -257,6 +258,26 @@ export class Sandbox {
 
   async remove(): Promise<void> {
     await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+/**
+ * Blocks the unfinished backup has recorded in its draft block map (a white-box look into the catalog: from
+ * the outside, a blob file on disk does not say whether the catalog counts it yet).
+ */
+export function recordedBlocks(sb: Sandbox): number {
+  let db: DatabaseSync | null = null;
+  try {
+    db = new DatabaseSync(sb.path("backy.sqlite"), { readOnly: true });
+    const rows = db.prepare("SELECT draft FROM versions WHERE draft IS NOT NULL").all() as { draft: Uint8Array }[];
+    return rows.reduce((sum, row) => {
+      const ids = new Uint32Array(row.draft.slice().buffer);
+      return sum + ids.filter((id) => id !== 0).length;
+    }, 0);
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
   }
 }
 

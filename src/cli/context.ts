@@ -15,6 +15,7 @@ import { ThrottledStore } from "../store/throttled_store.ts";
 import { LimitedStore } from "../store/limited_store.ts";
 import { EncryptingStore } from "../store/encrypting_store.ts";
 import { Locks } from "../lock/locks.ts";
+import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
 import { BackyError } from "../util/errors.ts";
 import type { ReportFlags } from "../output/report.ts";
@@ -27,12 +28,15 @@ export interface GlobalFlags {
   machineOutput: boolean;
   skipHeader: boolean;
   humanReadable: boolean;
+  /** `-c FILE` as given, if given. */
+  configFile?: string;
 }
 
 export class CommandContext {
   private built: Engine | null = null;
   private readonly hashers = new Map<string, Hasher>();
   readonly locks: Locks;
+  readonly interruption: Interruption;
 
   constructor(
     readonly args: Args,
@@ -41,6 +45,8 @@ export class CommandContext {
     readonly log: Logger,
   ) {
     this.locks = new Locks(config.defaults.lockDir);
+    // The command that continues an interrupted job must find the same configuration.
+    this.interruption = new Interruption(["backy2", ...(flags.configFile ? ["-c", flags.configFile] : [])]);
   }
 
   /** Writes to stdout as is. */
@@ -96,6 +102,7 @@ export class CommandContext {
       ),
       log: this.log,
       locks: this.locks,
+      interruption: this.interruption,
       hasher: (algorithm = config.defaults.hashFunction) => this.hasher(algorithm),
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),

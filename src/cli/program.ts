@@ -1,6 +1,10 @@
 /**
  * The `backy2` program: parses the command line, loads the configuration, sets up logging, runs one
  * command and turns its outcome into the reference's closing lines and exit codes (behavior §2.2–§2.5).
+ *
+ * It also decides what SIGINT, SIGTERM and SIGHUP do: the first one ends a read-only command at once and lets
+ * any other command stop at its next safe point (backup, restore and scrub check between blocks; the rest
+ * finish); a second one ends the process at once. Either way the exit code is the signal's (130, 143, 129).
  */
 import { parseArgs } from "./args.ts";
 import { BACKY2_SPEC } from "./spec.ts";
@@ -9,6 +13,12 @@ import { type Config, loadConfig } from "../config/config.ts";
 import { Logger, writeAll } from "../log/logger.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { notImplemented } from "./not_implemented.ts";
+import {
+  listenForStopSignals,
+  signalExitCode,
+  type StopSignal,
+  type StopSignalHandlers,
+} from "../engine/interruption.ts";
 
 export const VERSION = "2.13.8+deno.0.1.0";
 
@@ -43,6 +53,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
 };
 
+/** Commands that change nothing: a signal ends them at once. */
+const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export"]);
+
 /** Runs backy2 with `argv` (without the program name); returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseArgs(BACKY2_SPEC, argv);
@@ -68,12 +81,25 @@ export async function run(argv: string[]): Promise<number> {
   }
   log.info(`$ backy2 ${argv.join(" ")}`);
   const ctx = new CommandContext(parsed.args, flags, config, log);
+  const stopListening = listenForStopSignals(ctx.interruption, stopHandlers(parsed.command, log));
   try {
     return await runCommand(parsed.command, ctx);
   } finally {
     await ctx.close().catch(() => {});
     log.close();
+    stopListening();
   }
+}
+
+function stopHandlers(command: string, log: Logger): StopSignalHandlers {
+  const exitNow = (signal: StopSignal, message: string) => {
+    log.error(message);
+    Deno.exit(signalExitCode(signal));
+  };
+  return {
+    first: READ_ONLY.has(command) ? (signal) => exitNow(signal, `Interrupted by ${signal}.`) : undefined,
+    again: (signal) => exitNow(signal, `Interrupted again by ${signal}: exiting at once.`),
+  };
 }
 
 async function runCommand(name: string, ctx: CommandContext): Promise<number> {
@@ -85,6 +111,11 @@ async function runCommand(name: string, ctx: CommandContext): Promise<number> {
     const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
     const code = await command(ctx);
+    const signal = ctx.interruption.signal;
+    if (signal !== null && code === Exit.ok) {
+      log.error(`Interrupted by ${signal} after the command had done its work.`);
+      return signalExitCode(signal);
+    }
     if (code === Exit.ok) log.info("Backy complete.\n");
     return code;
   } catch (error) {
@@ -114,6 +145,7 @@ function globalFlags(globals: Args): GlobalFlags {
     machineOutput: globals.machineOutput === true,
     skipHeader: globals.skipHeader === true,
     humanReadable: globals.humanReadable === true,
+    configFile: typeof globals.configfile === "string" && globals.configfile !== "" ? globals.configfile : undefined,
   };
 }
 

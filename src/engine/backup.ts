@@ -6,7 +6,8 @@
  * Crash safety: blobs are flushed (one syncfs per batch) before their references enter the catalog, and the
  * in-progress block map (the draft) is saved after every batch, so a killed backup leaves an invalid version
  * that `backup -c` completes from the last saved batch. The version turns valid in the same transaction that
- * commits its block map.
+ * commits its block map. A signal stops the reads; the blobs in flight are written, made durable and recorded
+ * with the draft before the run reports the `backup -c` command that continues it.
  */
 import type { BackupStats, BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
@@ -161,6 +162,8 @@ class BackupRun {
     const { catalog } = this.engine;
     const marks = this.hints ? markHintedBlocks(this.hints, this.source.size, this.blockSize, this.blocks) : null;
     const base = this.request.fromVersion !== undefined ? this.baseVersion(this.request.fromVersion) : null;
+    // A signal while the source was opened: no version is created for a backup that cannot start.
+    if (this.engine.interruption.requested) throw this.engine.interruption.stopped("the backup did not start");
     const { version, map, continuing } = this.startVersion();
     try {
       const baseMap = base ? catalog.blockMap(base.uid) : null;
@@ -181,6 +184,7 @@ class BackupRun {
         (size) => this.sparseRef(size),
       );
       const failure = await data.run(plan);
+      if (failure?.kind === "interrupted") throw this.interrupted(version);
       if (failure?.kind === "sanity") return this.sanityFailed(version.uid, failure.id, failure.length);
       this.insertStats(version);
       if (failure?.kind === "write") {
@@ -194,6 +198,14 @@ class BackupRun {
     } finally {
       this.engine.locks.unlock(version.uid);
     }
+  }
+
+  private interrupted(version: Version): Error {
+    const snapshot = version.snapshotName !== "" ? ["-s", version.snapshotName] : [];
+    return this.engine.interruption.stopped(`version ${version.uid} is incomplete`, {
+      advice: "continue it with",
+      args: ["backup", "-c", version.uid, ...snapshot, this.request.sourceUrl, version.name],
+    });
   }
 
   /** The base version, locked shared so that nobody removes it while its blocks are being copied. */
@@ -378,7 +390,8 @@ function sampleUnhinted(marks: Uint8Array, baseMap: BlockMap): Set<number> {
 
 type DataFailure =
   | { kind: "sanity"; id: number; length: number }
-  | { kind: "write"; message: string };
+  | { kind: "write"; message: string }
+  | { kind: "interrupted" };
 
 /** A blob written in this run whose reference is not in the catalog yet. */
 interface PendingBlob {
@@ -421,6 +434,7 @@ class DataPhase {
     // Sources that serve reads in parallel (files, rbd) get up to `parallelReads` at once; others one by one.
     const reading = new Set<Promise<void>>();
     const parallel = this.source.parallelReads ?? 1;
+    let interrupted = false;
     try {
       for (let issued = 0, id = -1; issued < plan.reads; issued++) {
         if (this.failure) break;
@@ -429,6 +443,11 @@ class DataPhase {
         if (id < 0) throw new Error(`backup planned ${plan.reads} reads but found only ${issued}`);
         while (reading.size >= parallel) await Promise.race(reading);
         const buffer = await this.pool.take();
+        if (this.engine.interruption.requested) {
+          this.pool.give(buffer);
+          interrupted = true;
+          break;
+        }
         const expected = plan.checks.get(id);
         const blockId = id;
         const read: Promise<void> = this.readBlock(blockId, buffer)
@@ -454,8 +473,8 @@ class DataPhase {
       return this.failure;
     }
     // A run that ends invalid keeps its draft for `backup -c`; a complete one is committed right after.
-    await this.checkpoint(this.failure !== null);
-    return this.failure;
+    await this.checkpoint(this.failure !== null || interrupted);
+    return this.failure ?? (interrupted ? { kind: "interrupted" } : null);
   }
 
   private reportProgress(total: number): void {

@@ -8,6 +8,7 @@ import type { Source, Target } from "../io/io.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Locks } from "../lock/locks.ts";
 import type { Hasher } from "./hasher.ts";
+import type { Interruption } from "./interruption.ts";
 
 export interface EngineSettings {
   blockSize: number;
@@ -27,6 +28,8 @@ export interface Engine {
   store: BlockStore;
   log: Logger;
   locks: Locks;
+  /** Set by SIGINT, SIGTERM or SIGHUP; long jobs check it between blocks. */
+  interruption: Interruption;
   /** The shared hasher of `algorithm` (default: the configured hash function). */
   hasher(algorithm?: string): Hasher;
   openSource(url: string): Promise<Source>;

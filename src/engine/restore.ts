@@ -3,6 +3,9 @@
  * its checksum on the hash workers and write it to the target (phase 2). A block whose checksum does not
  * match is still written, reported and invalidated (with every version sharing its blob); a blob that cannot
  * be read is reported, invalidated, and the restore goes on with the rest, ending with exit 6.
+ *
+ * A signal stops the restore between blocks: the blocks in flight are written, the target is flushed, and
+ * the report names the `restore -c` command that continues from the first block not restored.
  */
 import type { BlobRef } from "../catalog/catalog.ts";
 import type { Target } from "../io/io.ts";
@@ -51,6 +54,7 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   const target = await engine.openTarget(request.targetUrl, version.sizeBytes, request.force);
   try {
     const reads = await zeroSparseBlocks(engine, request, target, map, refs);
+    await stopIfInterrupted(engine, request, target, request.continueFrom);
     const failed = await restoreData(engine, request, target, reads, map.length);
     return failed ? Exit.dataBackend : Exit.ok;
   } finally {
@@ -75,6 +79,7 @@ async function zeroSparseBlocks(
   const reads: BlockRead[] = [];
   let written = 0;
   for (let id = request.continueFrom; id < map.length; id++) {
+    if (engine.interruption.requested) break;
     const ref = refs.get(map[id]);
     if (!ref) continue;
     if (ref.uid !== null) reads.push({ id, ref });
@@ -115,6 +120,27 @@ class LastId {
   toString(): string {
     return this.next === 0 ? "None" : String(this.first + this.next - 1);
   }
+
+  /** The first block not restored yet: where a continued restore must start. */
+  get resumeFrom(): number {
+    return this.first + this.next;
+  }
+}
+
+/** After a signal: makes what was written durable and reports how to continue from `resumeFrom`. */
+async function stopIfInterrupted(
+  engine: Engine,
+  request: RestoreRequest,
+  target: Target,
+  resumeFrom: number,
+): Promise<void> {
+  if (!engine.interruption.requested) return;
+  await target.flush();
+  const sparse = request.sparse ? ["-s"] : [];
+  throw engine.interruption.stopped(`restore of version ${request.uid} to ${request.targetUrl} is incomplete`, {
+    advice: "continue it with",
+    args: ["restore", ...sparse, "-f", "-c", String(resumeFrom), request.uid, request.targetUrl],
+  });
 }
 
 /** Phase 2; returns true when some blob could not be read. */
@@ -134,6 +160,7 @@ async function restoreData(
   let done = 0;
   const buffers = new BufferPool(blockSize, window);
   const restoreBlock = async ({ id, ref }: BlockRead) => {
+    if (engine.interruption.requested) return;
     let buffer = await buffers.take();
     try {
       let length: number;
@@ -164,12 +191,13 @@ async function restoreData(
     }
   };
   try {
-    await forEachInWindow(reads, window, restoreBlock, (inFlight) => {
+    await forEachInWindow(engine.interruption.until(reads), window, restoreBlock, (inFlight) => {
       const writeQueue = (inFlight / window) * 100;
       progress.update({ done: ++done, total: reads.length, bytes, writeQueue, extra: `Last ID: ${lastId}` });
     });
   } finally {
     progress.finish();
   }
+  await stopIfInterrupted(engine, request, target, lastId.resumeFrom);
   return unreadable;
 }

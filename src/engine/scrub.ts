@@ -3,6 +3,8 @@
  * the source (deep scrub). Each distinct blob is checked once, however many blocks share it; a missing,
  * truncated or corrupt blob is reported once, invalidated with every version sharing it (§9), and the rest
  * is still checked. A source that differs is reported without invalidating anything: the backup is fine.
+ * A signal stops the scrub between blocks; an unfinished scrub marks nothing valid (blobs it found bad before
+ * the signal stay invalidated).
  */
 import { Buffer } from "node:buffer";
 import type { BlobRef } from "../catalog/catalog.ts";
@@ -46,6 +48,7 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
   try {
     const run = new ScrubRun(engine, source, `Scrubbing ${version.name} (${version.uid})`);
     await run.check(checks);
+    if (engine.interruption.requested) throw interrupted(engine, request, run, checks.length);
     if (run.blobProblems === 0 && run.sourceProblems === 0) {
       const complete = request.percentile >= 100;
       const invalidRefs = [...refs.values()].filter((ref) => !ref.valid).map((ref) => ref.id);
@@ -63,6 +66,19 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
   } finally {
     await source?.close();
   }
+}
+
+function interrupted(engine: Engine, request: ScrubRequest, run: ScrubRun, total: number): Error {
+  const unit = request.sourceUrl === undefined ? "blobs" : "blocks";
+  const found = run.blobProblems > 0
+    ? `found ${run.blobProblems} bad blobs and marked the version invalid`
+    : "its valid flag is unchanged";
+  const source = request.sourceUrl !== undefined ? ["-s", request.sourceUrl] : [];
+  const percentile = request.percentile < 100 ? ["-p", String(request.percentile)] : [];
+  return engine.interruption.stopped(
+    `scrub of version ${request.uid} stopped after ${run.checked} of ${total} ${unit}; ${found}`,
+    { advice: "scrub it again with", args: ["scrub", ...source, ...percentile, request.uid] },
+  );
 }
 
 /** The blocks to read: stored ones (each distinct blob once when `oncePerBlob`), sampled by percentile. */
@@ -95,6 +111,8 @@ function selectChecks(
 class ScrubRun {
   blobProblems = 0;
   sourceProblems = 0;
+  /** Checks started (and, once {@link check} returns, finished). */
+  checked = 0;
   private readonly buffers: BufferPool;
   private readonly progress: Progress;
   private bytes = 0;
@@ -108,10 +126,15 @@ class ScrubRun {
   async check(checks: BlockCheck[]): Promise<void> {
     let done = 0;
     try {
-      await forEachInWindow(checks, this.buffers.capacity, (check) => this.checkBlock(check), () => {
-        const readQueue = (this.buffers.inUse / this.buffers.capacity) * 100;
-        this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
-      });
+      await forEachInWindow(
+        this.engine.interruption.until(checks),
+        this.buffers.capacity,
+        (check) => this.checkBlock(check),
+        () => {
+          const readQueue = (this.buffers.inUse / this.buffers.capacity) * 100;
+          this.progress.update({ done: ++done, total: checks.length, bytes: this.bytes, readQueue });
+        },
+      );
     } finally {
       this.progress.finish();
     }
@@ -119,6 +142,8 @@ class ScrubRun {
 
   private async checkBlock({ id, ref }: BlockCheck): Promise<void> {
     const { engine } = this;
+    if (engine.interruption.requested) return;
+    this.checked++;
     let buffer = await this.buffers.take();
     try {
       if (ref.uid === null) {
