@@ -520,7 +520,7 @@ Deno.test("null:// sources back up generated blocks; they restore to null:// and
 });
 
 Deno.test("initdb creates the catalog once; a second initdb fails with exit 100", async () => {
-  await withSandbox({}, async (sb) => {
+  await withSandbox({ catalog: false }, async (sb) => {
     expectRun(await sb.run(["initdb"]), { code: 0, stderr: "", stdout: sb.commandLine(["initdb"]) + COMPLETE });
     const again = await sb.run(["initdb"]);
     expectRun(again, { code: 100, stdout: sb.commandLine(["initdb"]) });

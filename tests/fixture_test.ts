@@ -13,6 +13,7 @@ import {
   assert,
   assertEquals,
   COMPLETE,
+  createCatalog,
   error,
   expectRun,
   info,
@@ -68,16 +69,20 @@ class FixtureCopy {
     return `sqlite:///${this.dir}/backy.sqlite`;
   }
 
-  /** A catalog of ours (`NAME.sqlite`, empty until used) reading the fixture's blobs with its key. */
-  async catalog(name: string): Promise<OurCatalog> {
+  /**
+   * A catalog of ours (`NAME.sqlite`) reading the fixture's blobs with its key: new and empty, or with
+   * `create` false not there yet (only initdb and migrate-catalog create one).
+   */
+  async catalog(name: string, create = true): Promise<OurCatalog> {
     const config = `${this.dir}/${name}.cfg`;
     await Deno.writeTextFile(config, ourConfig(this.dir, `${this.dir}/${name}.sqlite`));
+    if (create) createCatalog(`${this.dir}/${name}.sqlite`);
     return new OurCatalog(this, config);
   }
 
-  /** A catalog of ours holding the migrated fixture catalog. */
+  /** A catalog of ours that migrate-catalog created, holding the migrated fixture catalog. */
   async migrated(name: string): Promise<OurCatalog> {
-    const catalog = await this.catalog(name);
+    const catalog = await this.catalog(name, false);
     const args = ["migrate-catalog", this.engine];
     expectRun(await catalog.run(args), {
       code: 0,

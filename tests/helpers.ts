@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
+import { SqliteCatalog } from "../src/catalog/sqlite.ts";
 
 /** The repository root (no trailing slash). */
 export const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -123,6 +124,8 @@ export interface ConfigOptions {
   simultaneousReads?: number;
   /** Raw extra lines for [DEFAULTS]. */
   extraDefaults?: string[];
+  /** Create the sandbox's catalog as `initdb` does (the default); false leaves it without one. */
+  catalog?: boolean;
 }
 
 /** Writes a config for a sandbox in `dir`: logfile, locks, SQLite catalog and file blobs all inside `dir`. */
@@ -158,6 +161,11 @@ export async function writeConfig(dir: string, options: ConfigOptions = {}, name
   return path;
 }
 
+/** Creates an empty catalog at `path`, as `backy2 initdb` does (only initdb creates one for a config file). */
+export function createCatalog(path: string): void {
+  SqliteCatalog.open(path, { engine: `sqlite:///${path}`, create: true }).close();
+}
+
 /** One row of `backy2 -m ls` (all values as printed). */
 export type VersionRow = Record<
   "date" | "name" | "snapshot_name" | "size" | "size_bytes" | "uid" | "valid" | "protected" | "tags" | "expire",
@@ -170,12 +178,22 @@ export class Sandbox {
 
   static async create(options: ConfigOptions = {}): Promise<Sandbox> {
     const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "backy2-cli-test-" }));
-    return new Sandbox(dir, await writeConfig(dir, options), options.blockSize ?? 4096);
+    const config = await writeConfig(dir, options);
+    if (options.catalog !== false) createCatalog(`${dir}/backy.sqlite`);
+    return new Sandbox(dir, config, options.blockSize ?? 4096);
   }
 
   /** An absolute path inside the sandbox. */
   path(name: string): string {
     return `${this.dir}/${name}`;
+  }
+
+  /** Replaces the value of `key` (a line `key: value` of the sandbox's config). */
+  async setConfig(key: string, value: string): Promise<void> {
+    const text = await Deno.readTextFile(this.config);
+    const line = new RegExp(`^${escapeRegExp(key)}:.*$`, "m");
+    if (!line.test(text)) throw new Error(`the sandbox config has no key ${key}`);
+    await Deno.writeTextFile(this.config, text.replace(line, `${key}: ${value}`.trimEnd()));
   }
 
   /** The `file://` URL of a file inside the sandbox. */

@@ -1,9 +1,9 @@
 /**
  * The embedded catalog: one SQLite file through `node:sqlite`, in WAL mode so that readers never wait for a
- * running backup. Created with its parent directory on first use; migrated forward on every open.
+ * running backup. Opened (created only where allowed, migrated forward, read-only when it cannot be written)
+ * by sqlite_open.ts.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname } from "../util/paths.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { BackyError, Exit, versionNotFound } from "../util/errors.ts";
 import { catalogTime, now } from "../util/clock.ts";
 import type {
@@ -21,7 +21,7 @@ import type {
   Version,
   VersionFilter,
 } from "./catalog.ts";
-import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { catalogWriteError, openCatalogFile, type OpenOptions, rollbackQuietly } from "./sqlite_open.ts";
 import { countIds, packIds, toPages, unpackIds } from "./block_pages.ts";
 import { newVersionUid } from "../util/ids.ts";
 
@@ -96,45 +96,16 @@ function toStats(row: StatsDbRow): StatsRow {
   };
 }
 
-export interface OpenOptions {
-  /** For messages: the configured engine URL. */
-  engine: string;
-  /** Create the catalog when the file does not exist (the embedded default); false for `initdb`'s check. */
-  create: boolean;
-}
+export type { OpenOptions } from "./sqlite_open.ts";
 
 export class SqliteCatalog implements Catalog {
-  private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
 
-  private constructor(db: DatabaseSync) {
-    this.db = db;
-  }
+  private constructor(private readonly db: DatabaseSync, private readonly path: string) {}
 
-  /**
-   * Opens (and if needed creates and migrates) the catalog at `path`. Two processes creating the same new
-   * catalog can meet while one switches it to WAL mode, which SQLite answers with "database is locked" at
-   * once instead of waiting; opening is retried until the busy timeout.
-   */
+  /** Opens the catalog at `path` (see {@link openCatalogFile}). */
   static open(path: string, options: OpenOptions): SqliteCatalog {
-    Deno.mkdirSync(dirname(path), { recursive: true });
-    const deadline = Date.now() + BUSY_TIMEOUT_MS;
-    while (true) {
-      try {
-        return new SqliteCatalog(openDatabase(path, options));
-      } catch (error) {
-        if (error instanceof BackyError) throw error;
-        const busy = /database is locked|database is busy/.test((error as Error).message);
-        if (busy && Date.now() < deadline) {
-          sleepSync(20 + Math.random() * 80);
-          continue;
-        }
-        throw new BackyError(
-          `Invalid database (${options.engine}). Please run initdb first.\n${(error as Error).message}`,
-          { exitCode: 1, bare: true },
-        );
-      }
-    }
+    return new SqliteCatalog(openCatalogFile(path, options).db, path);
   }
 
   private stmt(sql: string): StatementSync {
@@ -148,17 +119,18 @@ export class SqliteCatalog implements Catalog {
 
   private depth = 0;
 
+  /** Runs `work` as one transaction; a failure caused by the catalog's file or disk is reported as such. */
   private transaction<T>(work: () => T): T {
     if (this.depth > 0) return work();
-    this.db.exec("BEGIN IMMEDIATE");
     this.depth++;
     try {
+      this.db.exec("BEGIN IMMEDIATE");
       const result = work();
       this.db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.db.exec("ROLLBACK");
-      throw error;
+      rollbackQuietly(this.db);
+      throw catalogWriteError(this.path, error);
     } finally {
       this.depth--;
     }
@@ -214,34 +186,37 @@ export class SqliteCatalog implements Catalog {
   createVersion(version: NewVersion): Version {
     const date = now();
     const uid = newVersionUid(date);
-    this.stmt(
+    const insert = this.stmt(
       "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft, " +
         "block_size, hash_function) VALUES (?, ?, NULL, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
-    ).run(
-      uid,
-      catalogTime(date),
-      version.name,
-      version.snapshotName,
-      version.size,
-      version.sizeBytes,
-      new Uint8Array(0),
-      version.blockSize,
-      version.hashFunction,
+    );
+    this.transaction(() =>
+      insert.run(
+        uid,
+        catalogTime(date),
+        version.name,
+        version.snapshotName,
+        version.size,
+        version.sizeBytes,
+        new Uint8Array(0),
+        version.blockSize,
+        version.hashFunction,
+      )
     );
     return this.getVersion(uid);
   }
 
   setVersionValid(uid: string, valid: boolean): void {
-    this.stmt("UPDATE versions SET valid = ? WHERE uid = ?").run(valid ? 1 : 0, uid);
+    this.transaction(() => this.stmt("UPDATE versions SET valid = ? WHERE uid = ?").run(valid ? 1 : 0, uid));
   }
 
   setExpire(uid: string, expire: CatalogTime | null): void {
     this.getVersion(uid);
-    this.stmt("UPDATE versions SET expire = ? WHERE uid = ?").run(expire, uid);
+    this.transaction(() => this.stmt("UPDATE versions SET expire = ? WHERE uid = ?").run(expire, uid));
   }
 
   setProtected(uid: string, value: boolean): void {
-    this.stmt("UPDATE versions SET protected = ? WHERE uid = ?").run(value ? 1 : 0, uid);
+    this.transaction(() => this.stmt("UPDATE versions SET protected = ? WHERE uid = ?").run(value ? 1 : 0, uid));
   }
 
   removeTags(uid: string, tags: string[]): void {
@@ -327,7 +302,8 @@ export class SqliteCatalog implements Catalog {
   }
 
   saveDraft(uid: string, map: BlockMap): void {
-    this.stmt("UPDATE versions SET draft = ? WHERE uid = ? AND draft IS NOT NULL").run(packIds(map), uid);
+    const update = this.stmt("UPDATE versions SET draft = ? WHERE uid = ? AND draft IS NOT NULL");
+    this.transaction(() => update.run(packIds(map), uid));
   }
 
   commitVersion(uid: string, map: BlockMap): void {
@@ -606,10 +582,11 @@ export class SqliteCatalog implements Catalog {
       | { id: number }
       | undefined;
     if (existing) return existing.id;
-    this.stmt(
+    const insert = this.stmt(
       "INSERT OR IGNORE INTO blobs (uid, checksum, size, valid, enc_version, refs, created) VALUES " +
         "(NULL, NULL, ?, 1, 0, 0, 0)",
-    ).run(size);
+    );
+    this.transaction(() => insert.run(size));
     return (this.stmt("SELECT id FROM blobs WHERE uid IS NULL AND size = ?").get(size) as { id: number }).id;
   }
 
@@ -679,7 +656,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   insertStats(s: BackupStats): void {
-    this.writeStats(catalogTime(now()).slice(0, 19), s);
+    this.transaction(() => this.writeStats(catalogTime(now()).slice(0, 19), s));
   }
 
   private writeStats(date: string, s: BackupStats): void {
@@ -752,45 +729,6 @@ function versionExists(uid: string): BackyError {
     quoted: true,
     bare: true,
   });
-}
-
-const BUSY_TIMEOUT_MS = 30000;
-
-/** Opens the file, refuses what is not (yet) ours, switches to WAL and migrates; throws SQLite's errors. */
-function openDatabase(path: string, options: OpenOptions): DatabaseSync {
-  const db = new DatabaseSync(path);
-  try {
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Checked before switching to WAL, which would change a backy2 file that is refused here.
-    const version = schemaVersion(db);
-    if (version === -1) {
-      throw new BackyError(
-        `${path} is a backy2 2.13.8 catalog; import it into this tool's catalog with ` +
-          `'backy2 migrate-catalog ${options.engine}' instead of using it directly.`,
-        { exitCode: 1, bare: true },
-      );
-    }
-    if (version > SCHEMA_VERSION) {
-      throw new BackyError(
-        `Catalog ${path} has schema version ${version}, newer than this backy2 knows (${SCHEMA_VERSION}).`,
-        { exitCode: 1, bare: true },
-      );
-    }
-    // Switching needs an exclusive lock; a catalog already in WAL mode (every one but a new file) skips it.
-    const mode = db.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
-    if (mode.journal_mode !== "wal") db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("PRAGMA foreign_keys = ON");
-    if (version < SCHEMA_VERSION) migrate(db);
-    return db;
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function toVersion(row: VersionRow, tags: string[]): Version {

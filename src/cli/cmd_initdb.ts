@@ -1,4 +1,7 @@
-/** `backy2 initdb`: creates the catalog; kept for scripts, since every command creates it on first use. */
+/**
+ * `backy2 initdb`: creates the catalog (a missing or 0-byte file); never touches one with content. With a
+ * config file, only initdb creates a catalog; the embedded default also creates its own on first use.
+ */
 import type { CommandContext } from "./context.ts";
 import { SqliteCatalog } from "../catalog/sqlite.ts";
 import { BackyError } from "../util/errors.ts";

@@ -21,6 +21,8 @@ export function migrateCatalog(ctx: CommandContext): number {
   const engine = ctx.string("engine")!;
   const source = Backy2Catalog.open(sqliteUrlPath(engine), engine);
   try {
+    // Filling a new catalog is what this command is for (README: point the engine at a new file first).
+    ctx.createsCatalog = true;
     const { catalog } = ctx.engine;
     const migrated = catalog.atomically(() => migrate(ctx, source, catalog, engine));
     ctx.log.info(`Migrated ${migrated.versions} versions (${migrated.blocks} blocks) from ${engine}.`);

@@ -18,6 +18,7 @@ import { Locks } from "../lock/locks.ts";
 import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
 import { BackyError } from "../util/errors.ts";
+import { join } from "../util/paths.ts";
 import type { ReportFlags } from "../output/report.ts";
 
 export type Args = Record<string, string | boolean | undefined>;
@@ -37,6 +38,8 @@ export class CommandContext {
   private readonly hashers = new Map<string, Hasher>();
   readonly locks: Locks;
   readonly interruption: Interruption;
+  /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
+  createsCatalog = false;
 
   constructor(
     readonly args: Args,
@@ -79,7 +82,10 @@ export class CommandContext {
   private buildEngine(): Engine {
     const { config } = this;
     if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
-    const catalog = SqliteCatalog.open(config.meta.sqlitePath, { engine: config.meta.engine, create: true });
+    const catalog = SqliteCatalog.open(config.meta.sqlitePath, {
+      engine: config.meta.engine,
+      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
+    });
     const settings = {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
@@ -123,6 +129,25 @@ export class CommandContext {
     }
     this.locks.unlockAll();
   }
+}
+
+/**
+ * The embedded default creates its catalog on first use, but only next to an empty or absent block store: a
+ * store with files and no catalog means the catalog was lost, and an empty one would let cleanup delete them.
+ */
+function isFirstUseOfEmbeddedDefault(config: Config): boolean {
+  return config.embeddedDefault && !holdsAnyFile(config.data.path);
+}
+
+function holdsAnyFile(dir: string): boolean {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  return entries.some((entry) => !entry.isDirectory || holdsAnyFile(join(dir, entry.name)));
 }
 
 function buildStore(config: Config): BlockStore {
