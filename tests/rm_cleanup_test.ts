@@ -234,25 +234,28 @@ Deno.test("cleanup --full removes unreferenced blob files and unfinished writes,
       await Deno.writeFile(`${dir}/${uid}${suffix}`, new Uint8Array(BS).fill(7));
       return `${dir}/${uid}${suffix}`;
     };
-    const orphanAb = await plant(`abcd${"x".repeat(28)}`);
-    const orphanEf = await plant(`ef01${"y".repeat(28)}`);
+    // The prefix of a referenced blob, so that the orphan with it is not more than half of the blobs with it
+    // (which a full cleanup refuses to delete without --dangerous-force); uids are hex, so "qq" is nobody's.
+    const ab = referenced[0].slice(referenced[0].lastIndexOf("/") + 1).slice(0, 2);
+    const orphanAb = await plant(`${ab}cd${"x".repeat(28)}`);
+    const orphanEf = await plant(`qq01${"y".repeat(28)}`);
     assertEquals(await sb.blobCount(), 18, "blobs with the planted orphans");
     // What a killed backup leaves: writes that never got their final name.
-    const unfinishedAb = await plant(`ab77${"z".repeat(28)}`, ".blob.tmp");
-    const unfinishedEf = await plant(`ef77${"z".repeat(28)}`, ".blob.tmp");
+    const unfinishedAb = await plant(`${ab}77${"z".repeat(28)}`, ".blob.tmp");
+    const unfinishedEf = await plant(`qq77${"z".repeat(28)}`, ".blob.tmp");
 
-    const prefixed = ["cleanup", "--full", "-p", "ab"];
+    const prefixed = ["cleanup", "--full", "-p", ab];
     expectRun(await sb.run(prefixed), {
       code: 0,
       stderr: "",
       stdout: sb.commandLine(prefixed) + info("Cleanup: Removed 1 blobs") +
         info("Cleanup: Removed 1 unfinished blob writes (*.blob.tmp)") + COMPLETE,
-    }, "cleanup --full -p ab");
+    }, `cleanup --full -p ${ab}`);
     assert(
       !await exists(unfinishedAb) && await exists(unfinishedEf),
       "only the unfinished write with the prefix is gone",
     );
-    assertEquals(await sb.blobs(), [...referenced, orphanEf].sort(), "blobs after cleanup --full -p ab");
+    assertEquals(await sb.blobs(), [...referenced, orphanEf].sort(), `blobs after cleanup --full -p ${ab}`);
     assert(!(await sb.blobs()).includes(orphanAb), "the orphan with the prefix is gone");
 
     const full = ["cleanup", "--full"];
@@ -273,3 +276,42 @@ Deno.test("cleanup --full removes unreferenced blob files and unfinished writes,
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
+
+Deno.test("cleanup --full right after rm frees the removed version's blobs and forgets them; the others still restore", async () => {
+  await withSandbox({ blockSize: BS }, async (sb) => {
+    const rng = new Rng(35);
+    // B: 6 distinct blocks; A shares B's first two and has two of its own.
+    const b = buildImage(rng, BS, Array.from({ length: 6 }, () => "random" as const));
+    const a = new Uint8Array(4 * BS);
+    a.set(b.subarray(0, 2 * BS));
+    rng.fill(a.subarray(2 * BS));
+    await Deno.writeFile(sb.path("a.img"), a);
+    await Deno.writeFile(sb.path("b.img"), b);
+    const uidA = await sb.backup([sb.url("a.img"), "a"]);
+    const uidB = await sb.backup([sb.url("b.img"), "b"]);
+    const onlyA = await blobsHolding(sb, a, [2, 3]);
+    assertEquals([onlyA.length, await sb.blobCount()], [2, 8], "A's own blobs, all blobs");
+
+    expectRun(await sb.run(["rm", uidA]), { code: 0, stderr: "" }, "rm A");
+    const full = ["cleanup", "--full"];
+    expectRun(await sb.run(full), {
+      code: 0,
+      stderr: "",
+      stdout: sb.commandLine(full) + info("Cleanup: Removed 2 blobs") + COMPLETE,
+    }, "cleanup --full right after the rm");
+    assertEquals((await sb.blobs()).filter((path) => onlyA.includes(path)), [], "A's own blobs are gone");
+    // The catalog forgot them too: no fast cleanup is left to do, and a new backup of A writes them again.
+    const force = ["cleanup", "--dangerous-force"];
+    expectRun(await sb.run(force), {
+      code: 0,
+      stderr: "",
+      stdout: sb.commandLine(force) + emptyFastCleanup() + COMPLETE,
+    });
+    const again = await sb.backup([sb.url("a.img"), "a"]);
+    assertEquals(await sb.blobCount(), 8, "the new backup of A wrote its own blobs again");
+    await sb.restore(again, "a.restored");
+    await assertSameFile(sb.path("a.restored"), sb.path("a.img"), "restore of A backed up again");
+    await sb.restore(uidB, "b.restored");
+    await assertSameFile(sb.path("b.restored"), sb.path("b.img"), "restore of B");
+  });
+});

@@ -194,8 +194,17 @@ export interface Catalog {
   takeDeleteCandidates(cutoff: number): { uid: string; size: number }[];
   /** Drops the delete-candidate rows of these blob uids. */
   forgetDeleted(uids: string[]): void;
-  /** Every blob uid that any reference names (for the full cleanup). */
-  referencedBlobUids(prefix?: string): Set<string>;
+  /**
+   * The blob uids (starting with `prefix`) that a committed version, an in-progress block map or a claim
+   * uses. For the full cleanup, which runs alone: delete candidates nothing uses again are not in it.
+   */
+  usedBlobUids(prefix?: string): Set<string>;
+  /**
+   * Full cleanup, catalog side: in one durable transaction, forgets the references and delete candidates of
+   * every blob uid (starting with `prefix`) that {@link usedBlobUids} does not name, so that no later backup
+   * deduplicates onto a blob about to be deleted; returns the used uids as of that transaction.
+   */
+  dropUnusedBlobs(prefix?: string): Set<string>;
 
   /**
    * `rekey` (behavior §16.4): replaces the envkey of every stored reference of encryption version `encVersion`

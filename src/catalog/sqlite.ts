@@ -545,12 +545,38 @@ export class SqliteCatalog implements Catalog {
     this.transaction(() => uids.forEach((uid) => remove.run(uid)));
   }
 
-  referencedBlobUids(prefix = ""): Set<string> {
-    const rows = this.stmt("SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND substr(uid, 1, ?) = ?").all(
-      prefix.length,
-      prefix,
-    ) as { uid: string }[];
-    return new Set(rows.map((row) => row.uid));
+  usedBlobUids(prefix = ""): Set<string> {
+    const rows = this.stmt(
+      "SELECT DISTINCT uid FROM blobs b WHERE uid IS NOT NULL AND substr(uid, 1, ?) = ? " +
+        "AND (refs > 0 OR EXISTS (SELECT 1 FROM claims c WHERE c.ref_id = b.id))",
+    ).all(prefix.length, prefix) as { uid: string }[];
+    const used = new Set(rows.map((row) => row.uid));
+    for (const ref of this.refs(this.draftRefIds()).values()) {
+      if (ref.uid !== null && ref.uid.startsWith(prefix)) used.add(ref.uid);
+    }
+    return used;
+  }
+
+  dropUnusedBlobs(prefix = ""): Set<string> {
+    // Durable before the caller deletes any file, like the fast cleanup's candidates.
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      return this.transaction(() => {
+        const used = this.usedBlobUids(prefix);
+        const known = this.stmt("SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND substr(uid, 1, ?) = ?")
+          .all(prefix.length, prefix) as { uid: string }[];
+        const dropRefs = this.stmt("DELETE FROM blobs WHERE uid = ?");
+        const dropCandidates = this.stmt("DELETE FROM deleted_blocks WHERE uid = ?");
+        for (const { uid } of known) {
+          if (used.has(uid)) continue;
+          dropRefs.run(uid);
+          dropCandidates.run(uid);
+        }
+        return used;
+      });
+    } finally {
+      this.db.exec("PRAGMA synchronous = NORMAL");
+    }
   }
 
   addRefs(refs: NewBlobRef[], claimFor?: string): number[] {

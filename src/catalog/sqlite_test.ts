@@ -2,6 +2,7 @@
  * Unit tests of the SQLite catalog's invariants: block maps survive commit and removal with shared pages, and
  * a blob a running backup claimed for deduplication is never handed to a cleanup.
  */
+import assert from "node:assert/strict";
 import { assertEquals } from "../output/test_assert.ts";
 import { SqliteCatalog } from "./sqlite.ts";
 import type { NewBlobRef } from "./catalog.ts";
@@ -87,6 +88,31 @@ Deno.test("a blob a backup recorded but its committed map does not use becomes a
   assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);
   assertEquals(catalog.referenceCounts().get(second), 1);
   assertEquals(catalog.referenceCounts().get(first) ?? 0, 0);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and forgets the freed blobs at once", () => {
+  const { catalog, dir } = open();
+  const version = (size: number) =>
+    catalog.createVersion({ name: "a", snapshotName: "", size, sizeBytes: size * 4096 });
+  const [kept, freed, drafted] = catalog.addRefs([blob("kept", "1"), blob("freed", "2"), blob("drafted", "3")]);
+  catalog.commitVersion(version(1).uid, Uint32Array.of(kept));
+  const removed = version(1);
+  catalog.commitVersion(removed.uid, Uint32Array.of(freed));
+  catalog.removeVersion(removed.uid);
+  const killed = version(2);
+  catalog.addRefs([blob("claimed", "4")], killed.uid);
+  catalog.saveDraft(killed.uid, Uint32Array.of(drafted, 0));
+
+  const used = ["claimed", "drafted", "kept"];
+  assert.deepEqual([...catalog.usedBlobUids()].sort(), used, "the delete candidate is not in use");
+  assert.deepEqual([...catalog.usedBlobUids("k")], ["kept"]);
+  assert.deepEqual([...catalog.dropUnusedBlobs("x")], []);
+  assert.deepEqual([...catalog.dropUnusedBlobs()].sort(), used);
+  assert.equal(catalog.findDedup("2", 0, 4096), null, "no backup deduplicates onto the deleted blob");
+  assert.equal(catalog.findDedup("1", 0, 4096)?.id, kept);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), [], "no candidate is left for a fast cleanup");
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });

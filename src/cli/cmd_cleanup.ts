@@ -1,14 +1,23 @@
 /** `backy2 cleanup [-f] [-p PREFIX] [--dangerous-force]` (behavior §11). */
 import type { CommandContext } from "./context.ts";
 import { fastCleanup, fullCleanup } from "../engine/cleanup.ts";
+import { BackyError } from "../util/errors.ts";
 
 export async function cleanup(ctx: CommandContext): Promise<number> {
   const prefix = ctx.string("prefix");
+  const force = ctx.flag("dangerousForce");
+  if (!ctx.locks.enabled && !force) {
+    // Without locks a cleanup cannot know whether a backup is running, and could delete what it writes.
+    throw new BackyError(
+      "Locking is disabled (lock_dir is empty), so cleanup could delete blobs that a running backup is about " +
+        "to use. Add --dangerous-force to run it anyway.",
+    );
+  }
   if (ctx.flag("full")) {
-    await fullCleanup(ctx.engine, prefix);
+    await fullCleanup(ctx.engine, prefix, force);
     return 0;
   }
   if (prefix !== undefined) ctx.log.warning("--prefix is only used by a full cleanup (--full); ignoring it.");
-  await fastCleanup(ctx.engine, ctx.flag("dangerousForce"));
+  await fastCleanup(ctx.engine, force);
   return 0;
 }

@@ -7,6 +7,12 @@ const DAY_MS = 86_400_000;
 
 export function rm(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
+  if (!ctx.locks.enabled && !ctx.flag("force")) {
+    throw new BackyError(
+      "Locking is disabled (lock_dir is empty), so rm could remove a version that a running backup, restore or " +
+        "scrub uses. Add -f to remove it anyway.",
+    );
+  }
   const { catalog, locks, log } = ctx.engine;
   if (!locks.lock(uid, "exclusive")) throw versionLocked(uid);
   const version = catalog.getVersion(uid);

@@ -79,7 +79,12 @@ const SCRUB = command("scrub", "Scrub a given backup and check for consistency."
 const CLEANUP = command("cleanup", "Delete blobs that no version references any more.", [], [
   flag("-f", "--full", "full", "Full cleanup: compare every blob in the data backend with the catalog (slow)"),
   value("-p", "--prefix", "prefix", "With --full: only blob uids starting with this prefix"),
-  flag(undefined, "--dangerous-force", "dangerousForce", "Skip the grace period of fast cleanup (testing only)"),
+  flag(
+    undefined,
+    "--dangerous-force",
+    "dangerousForce",
+    "Skip the grace period of fast cleanup; let --full delete over half the store or run with no versions; run without locks",
+  ),
 ]);
 
 const LS = command("ls", "List existing backups.", [pos("name", "Show versions of this name only", true)], [

@@ -9,7 +9,9 @@
  * sees the blob: the race behind Benji's issue 119 cannot happen, even with no grace period.
  *
  * Full cleanup compares every blob in the store with the catalog; blobs a running backup has written but not
- * yet recorded look unreferenced, so it needs the global lock exclusively (no other backy2 running).
+ * yet recorded look unreferenced, so it needs the global lock exclusively (no other backy2 running). Holding
+ * it, nothing can be claiming a blob, so the delete candidates that nothing uses go at once, without the fast
+ * cleanup's grace period.
  */
 import type { Engine } from "./engine.ts";
 import { BackyError } from "../util/errors.ts";
@@ -52,16 +54,29 @@ export async function fastCleanup(engine: Engine, dangerousForce: boolean): Prom
   return total;
 }
 
-export async function fullCleanup(engine: Engine, prefix: string | undefined): Promise<number> {
+/**
+ * Full cleanup. Unless `force`, it refuses to delete anything when the catalog has no versions, or more than
+ * half of the blobs it looks at: that is what a wrong or new, empty catalog in place of the real one would do.
+ * The catalog forgets the blobs before their files go, so a crash in between leaves only orphan files.
+ */
+export async function fullCleanup(engine: Engine, prefix: string | undefined, force: boolean): Promise<number> {
   const { catalog, log, locks, store } = engine;
   if (!locks.lock("backy", "exclusive")) {
     throw new BackyError("Other backy instances are running.", { quoted: true });
   }
   try {
-    const referenced = catalog.referencedBlobUids(prefix);
-    let removed = 0;
+    const used = catalog.usedBlobUids(prefix);
+    let total = 0;
+    const unused: string[] = [];
     for await (const uid of store.list(prefix)) {
-      if (referenced.has(uid)) continue;
+      total++;
+      if (!used.has(uid)) unused.push(uid);
+    }
+    if (!force) refuseMassDeletion(unused.length, total, catalog.listVersions().length === 0);
+    const stillUsed = catalog.dropUnusedBlobs(prefix);
+    let removed = 0;
+    for (const uid of unused) {
+      if (stillUsed.has(uid)) continue;
       log.debug(`Cleanup: Removing UID ${uid}`);
       await store.remove(uid);
       removed++;
@@ -73,4 +88,13 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined): P
   } finally {
     locks.lock("backy", "shared");
   }
+}
+
+function refuseMassDeletion(remove: number, total: number, noVersions: boolean): void {
+  if (remove === 0 || (!noVersions && remove * 2 <= total)) return;
+  const why = noVersions ? "the catalog has no versions" : "more than half the store";
+  throw new BackyError(
+    `Cleanup --full would delete ${remove} of ${total} blobs (${why}); refusing. Check [MetaBackend] engine, ` +
+      "or add --dangerous-force.",
+  );
 }
