@@ -95,7 +95,7 @@ Deno.test("a blob a backup recorded but its committed map does not use becomes a
 Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and forgets the freed blobs at once", () => {
   const { catalog, dir } = open();
   const version = (size: number) =>
-    catalog.createVersion({ name: "a", snapshotName: "", size, sizeBytes: size * 4096 });
+    catalog.createVersion({ name: "a", snapshotName: "", size, sizeBytes: size * 4096, ...LAYOUT });
   const [kept, freed, drafted] = catalog.addRefs([blob("kept", "1"), blob("freed", "2"), blob("drafted", "3")]);
   catalog.commitVersion(version(1).uid, Uint32Array.of(kept));
   const removed = version(1);
