@@ -127,7 +127,12 @@ export function migrate(db: DatabaseSync): void {
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     db.exec("COMMIT");
   } catch (error) {
-    db.exec("ROLLBACK");
+    // SQLite may have rolled back already (a full disk); a failing ROLLBACK must not hide the cause.
+    if (db.isTransaction) {
+      try {
+        db.exec("ROLLBACK");
+      } catch { /* the original error is reported */ }
+    }
     throw error;
   }
 }
