@@ -18,6 +18,7 @@ import type { Engine } from "./engine.ts";
 import { type Hint, HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
 import { autoTags } from "./auto_tags.ts";
 import { BufferPool } from "./buffers.ts";
+import { TaskGroup } from "./task_group.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
 import { engineFor, isConfiguredLayout, layoutOf } from "./version_layout.ts";
@@ -393,6 +394,10 @@ type DataFailure =
   | { kind: "write"; message: string }
   | { kind: "interrupted" };
 
+function writeFailure(error: unknown): DataFailure {
+  return { kind: "write", message: (error as Error).message };
+}
+
 /** A blob written in this run whose reference is not in the catalog yet. */
 interface PendingBlob {
   ref: NewBlobRef;
@@ -408,7 +413,8 @@ class DataPhase {
   private readonly pool: BufferPool;
   private readonly inRun = new Map<string, PendingBlob>();
   private readonly written: PendingBlob[] = [];
-  private readonly tasks = new Set<Promise<void>>();
+  /** Hashing, deduplicating and writing the blocks read; a failure here is a failed write. */
+  private readonly processing = new TaskGroup();
   private failure: DataFailure | null = null;
   private lastCheckpoint = performance.now();
   private checkpoints: Promise<void> = Promise.resolve();
@@ -432,16 +438,17 @@ class DataPhase {
 
   async run(plan: Plan): Promise<DataFailure | null> {
     // Sources that serve reads in parallel (files, rbd) get up to `parallelReads` at once; others one by one.
-    const reading = new Set<Promise<void>>();
-    const parallel = this.source.parallelReads ?? 1;
+    // A failed read fails the backup once every read and write in flight has ended.
+    const reading = new TaskGroup(this.source.parallelReads ?? 1);
     let interrupted = false;
     try {
       for (let issued = 0, id = -1; issued < plan.reads; issued++) {
-        if (this.failure) break;
+        if (this.failure || this.processing.failed) break;
         // The next unplanned block: entries behind it may fill meanwhile, entries ahead of it do not.
         id = this.map.indexOf(0, id + 1);
         if (id < 0) throw new Error(`backup planned ${plan.reads} reads but found only ${issued}`);
-        while (reading.size >= parallel) await Promise.race(reading);
+        await reading.room();
+        if (reading.failed) break;
         const buffer = await this.pool.take();
         if (this.engine.interruption.requested) {
           this.pool.give(buffer);
@@ -450,19 +457,19 @@ class DataPhase {
         }
         const expected = plan.checks.get(id);
         const blockId = id;
-        const read: Promise<void> = this.readBlock(blockId, buffer)
-          .then((length) => this.track(this.process(blockId, expected, buffer, length)))
-          .finally(() => reading.delete(read));
-        read.catch(() => {}); // A failed read is rethrown by the race or the final wait, not reported as unhandled.
-        reading.add(read);
+        reading.add(
+          this.readBlock(blockId, buffer).then((length) =>
+            this.processing.add(this.process(blockId, expected, buffer, length))
+          ),
+        );
         if (this.shouldCheckpoint()) this.checkpoint();
         this.reportProgress(plan.reads);
       }
-      await Promise.all(reading);
-      await this.drain();
+      await reading.settle();
+      await this.processing.settle().catch((error) => this.failure ??= writeFailure(error));
     } catch (error) {
-      await Promise.allSettled(reading);
-      await this.drain().catch(() => {});
+      await reading.settle().catch(() => {});
+      await this.processing.settle().catch(() => {});
       await this.checkpoint(true).catch(() => {});
       throw error;
     } finally {
@@ -490,7 +497,13 @@ class DataPhase {
   private async readBlock(id: number, buffer: ArrayBuffer): Promise<number> {
     const { blockSize } = this.engine.settings;
     const expected = Math.min(blockSize, this.source.size - id * blockSize);
-    const length = await this.source.read(id * blockSize, new Uint8Array(buffer, 0, expected));
+    let length: number;
+    try {
+      length = await this.source.read(id * blockSize, new Uint8Array(buffer, 0, expected));
+    } catch (error) {
+      this.pool.give(buffer);
+      throw error;
+    }
     if (length !== expected) {
       this.pool.give(buffer);
       throw new BackyError(
@@ -500,17 +513,6 @@ class DataPhase {
     this.counters.blocksRead++;
     this.counters.bytesRead += length;
     return length;
-  }
-
-  private track(task: Promise<void>): void {
-    const tracked = task.catch((error) => {
-      this.failure ??= { kind: "write", message: (error as Error).message };
-    }).finally(() => this.tasks.delete(tracked));
-    this.tasks.add(tracked);
-  }
-
-  private async drain(): Promise<void> {
-    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
   }
 
   private async process(
@@ -610,7 +612,7 @@ class DataPhase {
         }
       });
     });
-    this.checkpoints.catch((error) => this.failure ??= { kind: "write", message: (error as Error).message });
+    this.checkpoints.catch((error) => this.failure ??= writeFailure(error));
     return this.checkpoints;
   }
 }

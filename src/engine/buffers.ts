@@ -34,29 +34,3 @@ export class BufferPool {
     else this.free.push(buffer);
   }
 }
-
-/**
- * Runs `work` on every item with at most `window` of them in flight, calling `issued` after starting each.
- * When one fails, the others still in flight end before the failure is thrown, so the caller can close
- * its source or target safely.
- */
-export async function forEachInWindow<T>(
-  items: Iterable<T>,
-  window: number,
-  work: (item: T) => Promise<void>,
-  issued: (inFlight: number) => void = () => {},
-): Promise<void> {
-  const inFlight = new Set<Promise<void>>();
-  try {
-    for (const item of items) {
-      while (inFlight.size >= window) await Promise.race(inFlight);
-      const task: Promise<void> = work(item).finally(() => inFlight.delete(task));
-      inFlight.add(task);
-      issued(inFlight.size);
-    }
-    await Promise.all(inFlight);
-  } catch (error) {
-    await Promise.allSettled(inFlight);
-    throw error;
-  }
-}

@@ -14,7 +14,8 @@ import { Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
-import { BufferPool, forEachInWindow } from "./buffers.ts";
+import { BufferPool } from "./buffers.ts";
+import { forEachInWindow } from "./task_group.ts";
 import { checksumOf } from "./hasher.ts";
 import { engineFor } from "./version_layout.ts";
 
