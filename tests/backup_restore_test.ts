@@ -563,3 +563,32 @@ Deno.test("a grown image keeps its old partial last block even when no hint cove
     await assertSameFile(sb.path("restored.img"), sb.path("disk.img"));
   });
 });
+
+/** Mounts a 1 MiB tmpfs on `dir`; false when this process may not mount (not root, or no CAP_SYS_ADMIN). */
+async function mountSmallTmpfs(dir: string): Promise<boolean> {
+  const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir] }).output();
+  return mount.success;
+}
+
+Deno.test("restore onto a full filesystem fails with a non-zero exit and never reports success", async () => {
+  await withSandbox({ blockSize: BS }, async (sb) => {
+    await Deno.mkdir(sb.path("small"));
+    if (!await mountSmallTmpfs(sb.path("small"))) {
+      console.warn("skipped: cannot mount a tmpfs here (the engine's unit tests cover failing target writes)");
+      return;
+    }
+    try {
+      const image = buildImage(new Rng(8), BS, Array(512).fill("random"));
+      await Deno.writeFile(sb.path("disk.img"), image);
+      const uid = await sb.backup([sb.url("disk.img"), "vm"]);
+      const args = ["restore", uid, sb.url("small/restored.img")];
+      const result = await sb.run(args);
+      expectRun(result, { code: 100 }, "restore onto 1 MiB of space");
+      assert(!result.stdout.includes("Backy complete."), "no 'Backy complete.'");
+      assertMatch(result.stderr, /Cannot write block \d+ to file:\/\/.*No space left on device/);
+      assertEquals((await sb.version(uid)).valid, "1", "a target failure invalidates nothing");
+    } finally {
+      await new Deno.Command("umount", { args: [sb.path("small")] }).output();
+    }
+  });
+});

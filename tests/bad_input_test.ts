@@ -51,7 +51,7 @@ async function prepare(sb: Sandbox): Promise<{ valid: string; invalid: string }>
   blob[17] ^= 0xff;
   await Deno.writeFile(own[0], blob);
   const restore = await sb.run(["restore", invalid, sb.url("other-restored.img")]);
-  expectRun(restore, { code: 0, stderr: /Checksum mismatch during restore for block \d+ / });
+  expectRun(restore, { code: 6, stderr: /Checksum mismatch during restore for block \d+ / });
   await Deno.remove(sb.path("other-restored.img"));
   const rows = await sb.versions();
   assertEquals(rows.map((v) => [v.uid, v.valid]), [[invalid, "0"], [valid, "1"]], "ls after the corrupt restore");

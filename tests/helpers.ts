@@ -577,3 +577,17 @@ export function expectRun(result: RunResult, expected: Expected, message = ""): 
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/**
+ * Runs `backy2 -c CONFIG ARGS` in `sandbox` and kills it after `ms` milliseconds, for runs that could hang
+ * (a FIFO where a file should be): a hang then fails the test as `signal SIGKILL` instead of stalling it.
+ */
+export async function runWithin(sandbox: Sandbox, args: string[], ms = 30_000): Promise<RunResult> {
+  const child = sandbox.spawn(args);
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  try {
+    return collect(await child.output(), args);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -116,3 +116,17 @@ Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and for
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("an invalidated blob is never found for deduplication again, with or without a claim", () => {
+  const { catalog, dir } = open();
+  const [id] = catalog.addRefs([blob("bad", "sum")]);
+  const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
+  catalog.commitVersion(v.uid, Uint32Array.of(id));
+  assert.equal(catalog.findDedup("sum", 0, 4096)?.uid, "bad");
+  assert.deepEqual(catalog.invalidate("bad", "sum"), [v.uid]);
+  const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
+  assert.equal(catalog.findDedup("sum", 0, 4096), null);
+  assert.equal(catalog.findDedup("sum", 0, 4096, running.uid), null);
+  catalog.close();
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -15,8 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
-import { BlobNotFoundError } from "../store/block_store.ts";
-import { BlobCorruptError } from "../store/encrypting_store.ts";
+import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { BackyError, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import type { Engine } from "./engine.ts";
@@ -172,9 +171,9 @@ class Migration {
     try {
       data = await store.read(ref.uid!, ref);
     } catch (error) {
-      if (!(error instanceof BlobNotFoundError)) throw error;
-      if (error instanceof BlobCorruptError) log.error(`${error.message} Marking block as invalid.`);
-      else log.error(`Key not found: ${ref.uid}. Marking block as invalid.`);
+      if (!(error instanceof BlobUnreadableError)) throw error;
+      if (error instanceof BlobNotFoundError) log.error(`Key not found: ${ref.uid}. Marking block as invalid.`);
+      else log.error(`${error.message} Marking block as invalid.`);
       invalidateBlob(this.engine, ref.uid!, ref.checksum);
       return null;
     }

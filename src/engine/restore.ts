@@ -2,15 +2,16 @@
  * The restore pipeline (behavior §7): zero the sparse blocks (phase 1), then read every stored block, verify
  * its checksum on the hash workers and write it to the target (phase 2). A block whose checksum does not
  * match is still written, reported and invalidated (with every version sharing its blob); a blob that cannot
- * be read is reported, invalidated, and the restore goes on with the rest, ending with exit 6.
+ * be read is reported, invalidated, and the restore goes on with the rest. Either ends the restore with
+ * exit 6 once every good block is written; the target is made durable before the restore reports anything.
  *
  * A signal stops the restore between blocks: the blocks in flight are written, the target is flushed, and
  * the report names the `restore -c` command that continues from the first block not restored.
  */
 import type { BlobRef } from "../catalog/catalog.ts";
 import type { Target } from "../io/io.ts";
-import { BlobNotFoundError } from "../store/block_store.ts";
-import { Exit, versionLocked } from "../util/errors.ts";
+import { BlobUnreadableError } from "../store/block_store.ts";
+import { BackyError, Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
@@ -56,8 +57,9 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   try {
     const reads = await zeroSparseBlocks(engine, request, target, map, refs);
     await stopIfInterrupted(engine, request, target, request.continueFrom);
-    const failed = await restoreData(engine, request, target, reads, map.length);
-    return failed ? Exit.dataBackend : Exit.ok;
+    const damaged = await restoreData(engine, request, target, reads, map.length);
+    await target.flush();
+    return damaged ? Exit.dataBackend : Exit.ok;
   } finally {
     await target.close();
   }
@@ -144,7 +146,7 @@ async function stopIfInterrupted(
   });
 }
 
-/** Phase 2; returns true when some blob could not be read. */
+/** Phase 2; returns true when some block could not be read or failed its checksum. */
 async function restoreData(
   engine: Engine,
   request: RestoreRequest,
@@ -156,7 +158,7 @@ async function restoreData(
   const window = Math.max(readAhead, engine.hasher().parallelism * 2 + 2);
   const progress = new Progress(engine, `Restore phase 2/2 (data) to ${request.targetUrl}`);
   const lastId = new LastId(request.continueFrom, blocks, reads);
-  let unreadable = false;
+  let damaged = false;
   let bytes = 0;
   let done = 0;
   const buffers = new BufferPool(blockSize, window);
@@ -168,10 +170,10 @@ async function restoreData(
       try {
         length = intoBuffer(await engine.store.read(ref.uid!, ref, buffer), buffer);
       } catch (error) {
-        if (!(error instanceof BlobNotFoundError)) throw error;
+        if (!(error instanceof BlobUnreadableError)) throw error;
         engine.log.error(`Exception during reading from the data backend: ${error.message}`);
         invalidateBlob(engine, ref.uid!, ref.checksum);
-        unreadable = true;
+        damaged = true;
         return;
       }
       const hashed = await engine.hasher().hash(buffer, length);
@@ -183,8 +185,9 @@ async function restoreData(
             `${ref.checksum}, block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
         );
         invalidateBlob(engine, ref.uid!, ref.checksum);
+        damaged = true;
       }
-      await target.write(id * blockSize, new Uint8Array(buffer, 0, length));
+      await writeBlock(target, id, id * blockSize, new Uint8Array(buffer, 0, length));
       bytes += length;
       lastId.done(id);
     } finally {
@@ -200,5 +203,13 @@ async function restoreData(
     progress.finish();
   }
   await stopIfInterrupted(engine, request, target, lastId.resumeFrom);
-  return unreadable;
+  return damaged;
+}
+
+async function writeBlock(target: Target, id: number, offset: number, data: Uint8Array): Promise<void> {
+  try {
+    await target.write(offset, data);
+  } catch (error) {
+    throw new BackyError(`Cannot write block ${id} to ${target.url}: ${(error as Error).message}`);
+  }
 }

@@ -1,15 +1,15 @@
 /**
  * Scrub (behavior §8): reads a version's blobs back and verifies size and checksum, optionally also against
  * the source (deep scrub). Each distinct blob is checked once, however many blocks share it; a missing,
- * truncated or corrupt blob is reported once, invalidated with every version sharing it (§9), and the rest
- * is still checked. A source that differs is reported without invalidating anything: the backup is fine.
- * A signal stops the scrub between blocks; an unfinished scrub marks nothing valid (blobs it found bad before
- * the signal stay invalidated).
+ * unreadable, truncated or corrupt blob is reported once, invalidated with every version sharing it (§9),
+ * and the rest is still checked. A source that differs is reported without invalidating anything: the
+ * backup is fine. A signal stops the scrub between blocks; an unfinished scrub marks nothing valid (blobs it
+ * found bad before the signal stay invalidated).
  */
 import { Buffer } from "node:buffer";
 import type { BlobRef } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
-import { BlobNotFoundError } from "../store/block_store.ts";
+import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { BufferPool } from "./buffers.ts";
@@ -156,9 +156,10 @@ class ScrubRun {
       try {
         data = await engine.store.read(ref.uid!, ref, buffer);
       } catch (error) {
-        if (!(error instanceof BlobNotFoundError)) throw error;
+        if (!(error instanceof BlobUnreadableError)) throw error;
         engine.log.error(`Exception during reading from the data backend: ${error.message}`);
-        engine.log.error(`Blob not found: block ${id} (UID ${ref.uid}, checksum ${ref.checksum}, size ${ref.size})`);
+        const problem = error instanceof BlobNotFoundError ? "Blob not found" : "Blob unreadable";
+        engine.log.error(`${problem}: block ${id} (UID ${ref.uid}, checksum ${ref.checksum}, size ${ref.size})`);
         return this.blobFailed(ref);
       }
       this.bytes += data.length;

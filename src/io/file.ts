@@ -118,9 +118,9 @@ export class FileTarget implements Target {
     await this.writeSlots.run(() => this.file.writeAt(offset, new Uint8Array(length)));
   }
 
-  async flush(): Promise<void> {
-    using file = await Deno.open(this.file.path, { write: true });
-    await file.sync();
+  /** Syncs the descriptor the restore wrote through (not the path, which may name another file by now). */
+  flush(): Promise<void> {
+    return this.file.syncData();
   }
 
   close(): Promise<void> {

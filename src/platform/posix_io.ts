@@ -14,8 +14,13 @@ const O_RDWR = 2;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
+const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const SEEK_END = 2;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE = 0x1;
+const STATX_SIZE = 0x200;
+const S_IFMT = 0o170000;
 
 const symbols = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
@@ -23,6 +28,8 @@ const symbols = {
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -33,11 +40,16 @@ function libc(): Libc {
   return library.symbols;
 }
 
-/** How a {@link RawFile} is opened, in the terms of Deno.OpenOptions that produce the same error. */
-export type OpenMode = "read" | "readWrite" | "createNew" | "replace";
+/**
+ * How a {@link RawFile} is opened, in the terms of Deno.OpenOptions that produce the same error.
+ * `readNonBlocking` reads too, but a FIFO opens at once instead of waiting for a writer (for files that
+ * should be regular and are checked with {@link RawFile.status} after opening).
+ */
+export type OpenMode = "read" | "readNonBlocking" | "readWrite" | "createNew" | "replace";
 
 const FLAGS: Record<OpenMode, number> = {
   read: O_RDONLY,
+  readNonBlocking: O_RDONLY | O_NONBLOCK,
   readWrite: O_RDWR,
   createNew: O_RDWR | O_CREAT | O_EXCL,
   replace: O_WRONLY | O_CREAT | O_TRUNC,
@@ -45,10 +57,46 @@ const FLAGS: Record<OpenMode, number> = {
 
 const DENO_OPTIONS: Record<OpenMode, Deno.OpenOptions> = {
   read: { read: true },
+  readNonBlocking: { read: true },
   readWrite: { read: true, write: true },
   createNew: { read: true, write: true, createNew: true },
   replace: { write: true, create: true, truncate: true },
 };
+
+/** What a path or descriptor refers to, by the type bits of its mode. */
+export type FileKind = "file" | "directory" | "blockDevice" | "charDevice" | "fifo" | "socket" | "symlink" | "other";
+
+const KINDS: Record<number, FileKind> = {
+  0o100000: "file",
+  0o040000: "directory",
+  0o060000: "blockDevice",
+  0o020000: "charDevice",
+  0o010000: "fifo",
+  0o140000: "socket",
+  0o120000: "symlink",
+};
+
+const KIND_NAMES: Record<FileKind, string> = {
+  file: "a regular file",
+  directory: "a directory",
+  blockDevice: "a block device",
+  charDevice: "a character device",
+  fifo: "a FIFO",
+  socket: "a socket",
+  symlink: "a symbolic link",
+  other: "of an unknown type",
+};
+
+/** "a directory", "a FIFO", ...: for messages. */
+export function describeKind(kind: FileKind): string {
+  return KIND_NAMES[kind];
+}
+
+/** `statx` fills this; used by one synchronous call at a time. Its layout is the same on every architecture. */
+const statxBuffer = new Uint8Array(256);
+const STATX_MODE_OFFSET = 28;
+const STATX_SIZE_OFFSET = 40;
+const EMPTY_PATH = new Uint8Array(1);
 
 /** An open file descriptor with positioned, parallel reads and writes. */
 export class RawFile {
@@ -71,6 +119,24 @@ export class RawFile {
     const end = Number(libc().lseek(this.open(), 0n, SEEK_END));
     if (end < 0) throw new Error("Cannot seek to its end (a pipe or a socket?)");
     return end;
+  }
+
+  /** What the open descriptor refers to and its size (fstat: about the file opened, whatever the path is now). */
+  status(): { kind: FileKind; size: number } {
+    if (libc().statx(this.open(), EMPTY_PATH, AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, statxBuffer) !== 0) {
+      throw new Error(`cannot stat ${this.path}`);
+    }
+    const view = new DataView(statxBuffer.buffer);
+    // Little-endian, as on every platform this tool runs on (x86-64, arm64).
+    const mode = view.getUint16(STATX_MODE_OFFSET, true);
+    return { kind: KINDS[mode & S_IFMT] ?? "other", size: Number(view.getBigUint64(STATX_SIZE_OFFSET, true)) };
+  }
+
+  /** Makes everything written through this descriptor durable (fdatasync). */
+  async syncData(): Promise<void> {
+    if (await libc().fdatasync(this.open()) !== 0) {
+      throw new Error(`Cannot make ${this.path} durable (fdatasync failed)`);
+    }
   }
 
   /** Reads up to `into.length` bytes at `offset`; short only at the end of the file. */

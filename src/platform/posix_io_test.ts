@@ -50,3 +50,34 @@ Deno.test("a failing pread is reported with the system's error (reading a direct
   file.close();
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("status() tells a regular file and its size from a directory, a FIFO and a device", async () => {
+  const dir = Deno.makeTempDirSync();
+  Deno.writeFileSync(`${dir}/f`, pattern(5000, 1));
+  const made = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+  assertEquals(made.success, true);
+  const statusOf = (path: string) => {
+    // A FIFO opened for reading without O_NONBLOCK would wait here for a writer forever.
+    const file = RawFile.open(path, "readNonBlocking");
+    try {
+      return file.status();
+    } finally {
+      file.close();
+    }
+  };
+  assertEquals(statusOf(`${dir}/f`), { kind: "file", size: 5000 });
+  assertEquals(statusOf(dir).kind, "directory");
+  assertEquals(statusOf(`${dir}/fifo`).kind, "fifo");
+  assertEquals(statusOf("/dev/zero").kind, "charDevice");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("syncData() makes a written file durable and fails once the file is closed", async () => {
+  const dir = Deno.makeTempDirSync();
+  const file = RawFile.open(`${dir}/f`, "createNew");
+  await file.writeAt(0, pattern(4096, 3));
+  await file.syncData();
+  file.close();
+  await assertRejects(() => file.syncData(), Error);
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -15,10 +15,30 @@ export interface Encoding {
 
 export const PLAIN: Encoding = { encVersion: 0, encEnvkey: null, encNonce: null };
 
-export class BlobNotFoundError extends Error {
+/**
+ * A blob that cannot give back its bytes. Restore and scrub report it, invalidate it with every version that
+ * shares it, and go on with the other blocks; the command then ends non-zero.
+ */
+export class BlobUnreadableError extends Error {
   constructor(readonly uid: string, detail: string) {
     super(detail);
+    this.name = "BlobUnreadableError";
+  }
+}
+
+/** The blob does not exist. */
+export class BlobNotFoundError extends BlobUnreadableError {
+  constructor(uid: string, detail: string) {
+    super(uid, detail);
     this.name = "BlobNotFoundError";
+  }
+}
+
+/** The blob exists but its bytes cannot be decoded (failed authentication or decompression). */
+export class BlobCorruptError extends BlobUnreadableError {
+  constructor(uid: string, detail: string) {
+    super(uid, detail);
+    this.name = "BlobCorruptError";
   }
 }
 
@@ -28,7 +48,8 @@ export interface BlockStore {
   /** Makes every write that has resolved so far durable. */
   flush(): Promise<void>;
   /**
-   * The block's plain bytes; throws {@link BlobNotFoundError} when the blob does not exist. With `into`, a
+   * The block's plain bytes; throws {@link BlobNotFoundError} when the blob does not exist and another
+   * {@link BlobUnreadableError} when it exists but cannot be read (not a regular file, an IO error). With `into`, a
    * backend may return a view of that buffer instead of allocating (restores reuse a fixed set of buffers).
    */
   read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array>;

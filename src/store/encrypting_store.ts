@@ -8,7 +8,7 @@
  * authentication is damaged: it is reported as a {@link BlobCorruptError}, which restore and scrub treat like
  * a missing blob (report, invalidate, go on). Garbage is never returned.
  */
-import { BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
+import { BlobCorruptError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
 import type * as CryptoV1 from "./crypto_v1.ts";
 
 /** The crypto code (and node:crypto, node:zlib with it) loads when the first encrypted blob is met. */
@@ -21,14 +21,6 @@ import { BackyError } from "../util/errors.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 
 export const MISSING_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
-
-/** A stored blob that exists but cannot be decoded (failed authentication or decompression). */
-export class BlobCorruptError extends BlobNotFoundError {
-  constructor(uid: string, detail: string) {
-    super(uid, detail);
-    this.name = "BlobCorruptError";
-  }
-}
 
 export class EncryptingStore extends StoreWrapper {
   /**

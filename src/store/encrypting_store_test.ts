@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../output/test_assert.ts";
-import { BlobNotFoundError, type Encoding, PLAIN } from "./block_store.ts";
-import { BlobCorruptError, EncryptingStore, MISSING_KEY_TEXT } from "./encrypting_store.ts";
+import { BlobCorruptError, BlobNotFoundError, BlobUnreadableError, type Encoding, PLAIN } from "./block_store.ts";
+import { EncryptingStore, MISSING_KEY_TEXT } from "./encrypting_store.ts";
 import { FileStore } from "./file_store.ts";
 import { fromHex } from "./crypto_v1.ts";
 import { BackyError } from "../util/errors.ts";
@@ -89,7 +89,7 @@ Deno.test("a wrong key is a BackyError naming the blob, not a bad blob", async (
   try {
     const store = new EncryptingStore(new FileStore(`${root}/data`), 1, new Uint8Array(32).fill(1));
     const error = await rejection(store.read(rows[1].uid, encodingOf(rows[1])));
-    assert(error instanceof BackyError && !(error instanceof BlobNotFoundError), String(error));
+    assert(error instanceof BackyError && !(error instanceof BlobUnreadableError), String(error));
     assert(error.message.startsWith(`Cannot decrypt blob ${rows[1].uid}: Integrity Check Failed: 0x`), error.message);
   } finally {
     Deno.removeSync(root, { recursive: true });
@@ -112,7 +112,8 @@ Deno.test("version 1 writes encrypted blobs that read back; a damaged one is a B
     raw[50] ^= 1;
     await Deno.writeFile(files.blobPath(uid), raw);
     const error = await rejection(store.read(uid, encoding));
-    assert(error instanceof BlobCorruptError && error instanceof BlobNotFoundError, String(error));
+    assert(error instanceof BlobUnreadableError && !(error instanceof BlobNotFoundError), String(error));
+    assert(error instanceof BlobCorruptError, String(error));
     assertEquals(error.message, `Blob ${uid} is damaged: it fails GCM authentication.`);
     assertEquals(await new EncryptingStore(files, 0, KEY).write(uid, plain), PLAIN);
   } finally {

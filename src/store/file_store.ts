@@ -8,11 +8,21 @@
  *
  * The store tracks the temporary files it creates: a write that fails removes its own, and `close` removes
  * any it still owns. Temporary files of other processes (which may be writing right now) are never touched.
+ *
+ * A blob file that is missing reads as {@link BlobNotFoundError}; one that cannot be read for any other
+ * reason (not a regular file, permissions, IO errors) as {@link BlobUnreadableError}.
  */
 import { join } from "../util/paths.ts";
-import { assertPlain, BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
+import {
+  assertPlain,
+  BlobNotFoundError,
+  BlobUnreadableError,
+  type BlockStore,
+  type Encoding,
+  PLAIN,
+} from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
-import { RawFile } from "../platform/posix_io.ts";
+import { describeKind, RawFile } from "../platform/posix_io.ts";
 
 export class FileStore implements BlockStore {
   private readonly knownDirs = new Set<string>();
@@ -69,19 +79,20 @@ export class FileStore implements BlockStore {
   async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     assertPlain(uid, encoding);
     const path = this.blobPath(uid);
-    let file: RawFile;
+    let file: RawFile | null = null;
     try {
-      file = RawFile.open(path, "read");
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new BlobNotFoundError(uid, `File ${path} not found.`);
-      throw error;
-    }
-    try {
-      const size = file.size();
+      // Opened without waiting, so that a FIFO in a blob's place cannot block; its type is checked next.
+      file = RawFile.open(path, "readNonBlocking");
+      const { kind, size } = file.status();
+      if (kind !== "file") {
+        throw new BlobUnreadableError(uid, `Blob file ${path} is ${describeKind(kind)}, not a regular file.`);
+      }
       const data = into && into.byteLength >= size ? new Uint8Array(into, 0, size) : new Uint8Array(size);
       return data.subarray(0, await file.readAt(0, data));
+    } catch (error) {
+      throw blobFileError(uid, path, error);
     } finally {
-      file.close();
+      file?.close();
     }
   }
 
@@ -126,6 +137,13 @@ export class FileStore implements BlockStore {
   async close(): Promise<void> {
     for (const path of [...this.unfinished]) await this.removeTemporary(path);
   }
+}
+
+/** The store's error for a blob file that could not be opened or read: missing, or unreadable for any reason. */
+export function blobFileError(uid: string, path: string, error: unknown): BlobUnreadableError {
+  if (error instanceof BlobUnreadableError) return error;
+  if (error instanceof Deno.errors.NotFound) return new BlobNotFoundError(uid, `File ${path} not found.`);
+  return new BlobUnreadableError(uid, `Cannot read blob file ${path}: ${(error as Error).message}`);
 }
 
 /** Two-character subdirectory names of `dir` that agree with `prefix` (a partial prefix matches its start). */

@@ -1,6 +1,11 @@
-/** Unit test of the file store's temporary files: a write that fails leaves none, and only its own are removed. */
+/**
+ * Unit tests of the file store: a write that fails leaves no temporary file and only its own are removed; a
+ * missing blob is a BlobNotFoundError; a directory, a FIFO or any error while reading is a BlobUnreadableError
+ * naming the file, and none of them hangs.
+ */
 import assert from "node:assert/strict";
-import { FileStore } from "./file_store.ts";
+import { BlobNotFoundError, BlobUnreadableError, PLAIN } from "./block_store.ts";
+import { blobFileError, FileStore } from "./file_store.ts";
 
 const UID = "0123456789abcdef0123456789abcdef";
 const OTHER = "0123ffffffffffffffffffffffffffff";
@@ -32,4 +37,71 @@ Deno.test("FileStore removes the temporary file of a write that failed, and leav
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+async function withStore(fn: (store: FileStore) => Promise<void>): Promise<void> {
+  const root = Deno.makeTempDirSync({ prefix: "backy2-file-store-test-" });
+  try {
+    await fn(new FileStore(root));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+}
+
+/** What `store.read` rejects with. */
+async function readError(store: FileStore): Promise<Error> {
+  try {
+    await store.read(UID, PLAIN, new ArrayBuffer(4096));
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("the read succeeded");
+}
+
+Deno.test("a blob that is written reads back, also a short one into a larger buffer", async () => {
+  await withStore(async (store) => {
+    const data = crypto.getRandomValues(new Uint8Array(1000));
+    await store.write(UID, data);
+    assert.deepEqual(await store.read(UID, PLAIN, new ArrayBuffer(4096)), data);
+    assert.deepEqual(await store.read(UID, PLAIN), data);
+  });
+});
+
+Deno.test("a missing blob is a BlobNotFoundError", async () => {
+  await withStore(async (store) => {
+    const error = await readError(store);
+    assert.ok(error instanceof BlobNotFoundError, String(error));
+  });
+});
+
+Deno.test("a blob replaced by a directory is unreadable, not missing, and names the file", async () => {
+  await withStore(async (store) => {
+    Deno.mkdirSync(store.blobPath(UID), { recursive: true });
+    const error = await readError(store);
+    assert.ok(error instanceof BlobUnreadableError && !(error instanceof BlobNotFoundError), String(error));
+    assert.equal(error.message, `Blob file ${store.blobPath(UID)} is a directory, not a regular file.`);
+  });
+});
+
+Deno.test("a blob replaced by a FIFO is unreadable at once (no wait for a writer)", async () => {
+  await withStore(async (store) => {
+    await store.write(UID, new Uint8Array(10));
+    Deno.removeSync(store.blobPath(UID));
+    const made = await new Deno.Command("mkfifo", { args: [store.blobPath(UID)] }).output();
+    assert.ok(made.success, "mkfifo");
+    const error = await readError(store);
+    assert.ok(error instanceof BlobUnreadableError && !(error instanceof BlobNotFoundError), String(error));
+    assert.equal(error.message, `Blob file ${store.blobPath(UID)} is a FIFO, not a regular file.`);
+  });
+});
+
+Deno.test("permission and IO errors while reading a blob file make it unreadable; a missing file, missing", () => {
+  const path = "/data/ab/cd/x.blob";
+  const denied = blobFileError(UID, path, new Deno.errors.PermissionDenied("Permission denied (os error 13)"));
+  assert.ok(denied instanceof BlobUnreadableError && !(denied instanceof BlobNotFoundError), String(denied));
+  assert.equal(denied.message, `Cannot read blob file ${path}: Permission denied (os error 13)`);
+  const io = blobFileError(UID, path, new Error("Input/output error (os error 5)"));
+  assert.ok(io instanceof BlobUnreadableError && !(io instanceof BlobNotFoundError), String(io));
+  assert.equal(io.uid, UID);
+  assert.ok(blobFileError(UID, path, new Deno.errors.NotFound("gone")) instanceof BlobNotFoundError);
 });
