@@ -14,12 +14,18 @@ import {
   FAILED,
   Rng,
   runBacky,
+  runWithin,
   Sandbox,
   writeConfig,
   writeHints,
 } from "./helpers.ts";
 
 const BS = 4096;
+
+/** The one line for a source whose size cannot be known. */
+function unsizedSource(path: string, kind: string): string {
+  return `Source '${path}' is ${kind}, whose size cannot be known: back up a regular file or a block device.`;
+}
 const UNKNOWN_UID = "00000000-0000-1000-8000-000000000000";
 
 /** What must not change: the catalog as `ls` shows it, the blob files, and the sandbox's own files. */
@@ -132,7 +138,7 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
     await fails(
       "a pipe as source (its size is unknown)",
       ["backup", "file:///dev/stdin", "vm"],
-      "Cannot seek to its end (a pipe or a socket?): '/dev/stdin'",
+      unsizedSource("/dev/stdin", "a FIFO"),
       "not a block device\n",
     );
     await check("restore onto a directory without -f", ["restore", valid, sb.url("adir")], {
@@ -247,6 +253,28 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
       stdout: "",
       stderr: /^usage: backy2 [^]*\nbacky2: error: argument .*: invalid choice: 'bogus' \(choose from .*\)\n$/,
     });
+  } finally {
+    await sb.remove();
+  }
+});
+
+Deno.test("a FIFO or a character device as backup source is refused with one line and creates nothing", async () => {
+  const sb = await Sandbox.create();
+  try {
+    expectRun(await sb.run(["initdb"]), { code: 0, stderr: "" });
+    const made = await new Deno.Command("mkfifo", { args: [sb.path("pipe")] }).output();
+    assert(made.success, "mkfifo");
+    for (const [path, kind] of [[sb.path("pipe"), "a FIFO"], ["/dev/zero", "a character device"]]) {
+      const args = ["backup", `file://${path}`, "vm"];
+      // A FIFO used to block the open forever: a hang is killed and fails the test.
+      expectRun(await runWithin(sb, args), {
+        code: 100,
+        stdout: sb.commandLine(args),
+        stderr: error(unsizedSource(path, kind)) + FAILED,
+      }, path);
+      assertEquals(await sb.versions(), [], `no version after ${path}`);
+      assertEquals(await sb.blobs(), [], `no blob after ${path}`);
+    }
   } finally {
     await sb.remove();
   }

@@ -1,13 +1,14 @@
 /**
  * `file://PATH`: regular files and block devices (behavior §18.1). Relative paths are relative to the working
- * directory (`file://disk.img`), absolute ones have three slashes (`file:///dev/sda`).
+ * directory (`file://disk.img`), absolute ones have three slashes (`file:///dev/sda`). A source of any other
+ * kind (a FIFO, a character device, a socket) is refused: its size cannot be known.
  *
  * Restore targets follow §7: an existing target needs `-f` and must not be smaller than the version; a new
  * file is created sparse with the exact size, and zero blocks are not written into it again.
  */
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";
-import { RawFile } from "../platform/posix_io.ts";
+import { describeKind, type FileKind, kindOf, RawFile } from "../platform/posix_io.ts";
 import { Slots } from "../util/slots.ts";
 
 /** The path of a `file://` URL. */
@@ -31,9 +32,19 @@ export class FileSource implements Source {
   static async open(url: string, parallelReads = 1): Promise<FileSource> {
     const path = filePath(url);
     let file: RawFile;
+    let kind: FileKind;
     try {
+      kind = kindOf(await Deno.stat(path));
       // Linux opens directories for reading (Python does not); their "size" would be 2^63.
-      if ((await Deno.stat(path)).isDirectory) throw new Deno.errors.IsADirectory();
+      if (kind === "directory") throw new Deno.errors.IsADirectory();
+    } catch (error) {
+      throw new BackyError(pythonOsError(error, path));
+    }
+    // Checked before opening: a FIFO's open would wait for a writer, and a device's open may act on it.
+    if (kind !== "file" && kind !== "blockDevice") {
+      throw new BackyError(unsizedSource(path, kind));
+    }
+    try {
       file = RawFile.open(path, "read");
     } catch (error) {
       throw new BackyError(pythonOsError(error, path));
@@ -136,6 +147,12 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   }
+}
+
+/** The one line for a source that is neither a regular file nor a block device. */
+function unsizedSource(path: string, kind: FileKind): string {
+  const what = describeKind(kind);
+  return `Source '${path}' is ${what}, whose size cannot be known: back up a regular file or a block device.`;
 }
 
 /** The text Python prints for an OSError, which users of the reference see for missing or unreadable paths. */

@@ -92,6 +92,18 @@ export function describeKind(kind: FileKind): string {
   return KIND_NAMES[kind];
 }
 
+/** The kind of a path as Deno.stat saw it. */
+export function kindOf(info: Deno.FileInfo): FileKind {
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "directory";
+  if (info.isSymlink) return "symlink";
+  if (info.isBlockDevice) return "blockDevice";
+  if (info.isCharDevice) return "charDevice";
+  if (info.isFifo) return "fifo";
+  if (info.isSocket) return "socket";
+  return "other";
+}
+
 /** `statx` fills this; used by one synchronous call at a time. Its layout is the same on every architecture. */
 const statxBuffer = new Uint8Array(256);
 const STATX_MODE_OFFSET = 28;
