@@ -11,6 +11,8 @@ import {
   COMPLETE,
   expectRun,
   info,
+  parseMachineRows,
+  recordedBlobs,
   recordedBlocks,
   type Sandbox,
   withSandbox,
@@ -93,4 +95,35 @@ Deno.test("a backup killed with SIGKILL leaves an invalid version that backup -c
     if (killed) return;
   }
   throw new Error(`every backup finished before ${KILL_AFTER_BLOBS} blobs were written; the kill never landed`);
+});
+
+Deno.test("a backup killed right after its first checkpoint is continued from that checkpoint, not from the start", async () => {
+  const size = 128 * 1024 * 1024;
+  const blocks = size / BLOCK_SIZE;
+  await withSandbox({ blockSize: BLOCK_SIZE }, async (sb) => {
+    await writeUniqueImage(sb.path("big.img"), size);
+    const args = ["backup", sb.url("big.img"), "crashvm"];
+    const child = sb.spawn(args);
+    const finished = child.output();
+    let exited = false;
+    finished.finally(() => exited = true);
+    const deadline = Date.now() + 60_000;
+    while (!exited && Date.now() < deadline && recordedBlobs(sb) === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    if (!exited) child.kill("SIGKILL");
+    const killed = collect(await finished, args);
+    assertEquals(killed.signal, "SIGKILL", "the backup was killed before it finished");
+
+    const [crashed] = await sb.versions();
+    const continued = await sb.run(["backup", "-c", crashed.uid, sb.url("big.img"), "crashvm"]);
+    expectRun(continued, { code: 0, stderr: "" }, "backup -c");
+    const stats = await sb.run(["-m", "stats", crashed.uid, "-f", "blocks read"]);
+    expectRun(stats, { code: 0, stderr: "" });
+    const [row] = parseMachineRows(stats.stdout);
+    const read = Number(row["blocks read"]);
+    assert(read < blocks, `backup -c read ${read} of ${blocks} blocks: the first checkpoint saved no draft`);
+    await sb.restore(crashed.uid, "restored.img");
+    await assertSameFile(sb.path("restored.img"), sb.path("big.img"), "restore of the continued version");
+  });
 });

@@ -299,6 +299,19 @@ export function recordedBlocks(sb: Sandbox): number {
   }
 }
 
+/** Blob references the catalog has recorded: none before a backup's first durable batch is checkpointed. */
+export function recordedBlobs(sb: Sandbox): number {
+  let db: DatabaseSync | null = null;
+  try {
+    db = new DatabaseSync(sb.path("backy.sqlite"), { readOnly: true });
+    return (db.prepare("SELECT count(*) AS n FROM blobs WHERE uid IS NOT NULL").get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
 /** Runs `fn` in a fresh sandbox that is removed afterwards. */
 export async function withSandbox(
   options: ConfigOptions,

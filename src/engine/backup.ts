@@ -4,10 +4,11 @@
  * version's block map only for blobs that are durable.
  *
  * Crash safety: blobs are flushed (one syncfs per batch) before their references enter the catalog, and the
- * in-progress block map (the draft) is saved after every batch, so a killed backup leaves an invalid version
- * that `backup -c` completes from the last saved batch. The version turns valid in the same transaction that
- * commits its block map. A signal stops the reads; the blobs in flight are written, made durable and recorded
- * with the draft before the run reports the `backup -c` command that continues it.
+ * in-progress block map (the draft) is saved with the first batch and then every {@link DRAFT_MS} at most, so
+ * a killed backup leaves an invalid version that `backup -c` completes from the last saved draft. The version
+ * turns valid in the same transaction that commits its block map. A signal stops the reads; the blobs in
+ * flight are written, made durable and recorded with the draft before the run reports the `backup -c`
+ * command that continues it.
  */
 import type { BackupStats, BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
@@ -47,8 +48,9 @@ export interface BackupOutcome {
 const CHECKPOINT_BLOBS = 32;
 const CHECKPOINT_MS = 5000;
 /**
- * The draft block map is saved at most this often: a save costs 4 bytes per block of the image, so for a
- * 1 TiB image (1 MiB per save) saving after every batch would write more catalog than it protects.
+ * The draft block map is saved with the first batch, then at most this often: a save costs 4 bytes per block
+ * of the image, so for a 1 TiB image (1 MiB per save) saving after every batch would write more catalog than
+ * it protects.
  */
 const DRAFT_MS = 2000;
 const SAMPLE_SIZE = 5;
@@ -418,7 +420,8 @@ class DataPhase {
   private failure: DataFailure | null = null;
   private lastCheckpoint = performance.now();
   private checkpoints: Promise<void> = Promise.resolve();
-  private lastDraft = performance.now();
+  /** When the draft was last saved; none yet, so that the first durable batch saves it. */
+  private lastDraft = -Infinity;
   private readonly progress: Progress;
   private done = 0;
 
