@@ -111,6 +111,20 @@ Deno.test("-m backup prints the version uid twice and nothing else", async () =>
   });
 });
 
+Deno.test("-v and -d with -m keep log lines off stdout; -v puts them on stderr", async () => {
+  await withSandbox({}, async (sb) => {
+    const { uid } = await backedUpSample(sb);
+    const verbose = await sb.run(["-vms", "ls", "-f", "uid"]);
+    expectRun(verbose, { code: 0, stdout: `${uid}\n` });
+    assert(verbose.stderr.includes("   DEBUG: [backy2.logging] backup.ls(**"), verbose.stderr);
+    assert(verbose.stderr.includes(COMPLETE), verbose.stderr);
+    expectRun(await sb.run(["-dms", "ls", "-f", "uid"]), { code: 0, stdout: `${uid}\n`, stderr: "" });
+    const backup = await sb.run(["-vdm", "backup", sb.url("disk.img"), "myvm"]);
+    expectRun(backup, { code: 0, stdout: /^(\S+)\n\1\n$/ });
+    assert(backup.stderr.includes("New version: "), backup.stderr);
+  });
+});
+
 Deno.test("-m ls prints the header and one row per version; auto tags only on the first backup of a day", async () => {
   await withSandbox({}, async (sb) => {
     const { uid } = await backedUpSample(sb);

@@ -9,6 +9,7 @@ import {
   assertEquals,
   buildImage,
   error,
+  escapeRegExp,
   type Expected,
   expectRun,
   FAILED,
@@ -16,6 +17,7 @@ import {
   runBacky,
   runWithin,
   Sandbox,
+  withSandbox,
   writeConfig,
   writeHints,
 } from "./helpers.ts";
@@ -278,4 +280,33 @@ Deno.test("a FIFO or a character device as backup source is refused with one lin
   } finally {
     await sb.remove();
   }
+});
+
+Deno.test("a logfile that cannot be written costs one warning line on stderr, never the command", async (t) => {
+  await withSandbox({}, async (sb) => {
+    await Deno.writeFile(sb.path("disk.img"), buildImage(new Rng(7), BS, ["random", "random", "zero"]));
+    await Deno.mkdir(sb.path("logdir"));
+    const config = await Deno.readTextFile(sb.config);
+    const cases = [
+      ["on a full disk", "/dev/full"],
+      ["in a missing directory", sb.path("missing/backy.log")],
+      ["that is a directory", sb.path("logdir")],
+    ];
+    for (const [what, logfile] of cases) {
+      await t.step(`a logfile ${what}`, async () => {
+        await Deno.writeTextFile(sb.config, config.replace(/^logfile: .*$/m, `logfile: ${logfile}`));
+        const warning = new RegExp(`^backy2: cannot write the logfile ${escapeRegExp(logfile)}: [^\\n]+\\n$`);
+        const backup = await sb.run(["-m", "backup", sb.url("disk.img"), "vm"]);
+        expectRun(backup, { code: 0, stdout: /^(\S+)\n\1\n$/, stderr: warning });
+        const uid = backup.stdout.split("\n")[0];
+        expectRun(await sb.run(["-ms", "ls", "-f", "uid", "vm"]), {
+          code: 0,
+          stdout: new RegExp(`${uid}\n$`),
+          stderr: warning,
+        });
+        const restore = await sb.run(["restore", uid, sb.url(`restored-${uid}.img`)]);
+        expectRun(restore, { code: 0, stdout: /Backy complete\./, stderr: warning });
+      });
+    }
+  });
 });
