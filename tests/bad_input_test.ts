@@ -212,24 +212,28 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
       await check(`backup -e '${expire}'`, args, { code: 1, stdout: sb.commandLine(args), stderr: error(message) });
     }
 
-    await t.step("a bad config value names file, section and key", async () => {
-      const dir = sb.path("badconfig");
-      await Deno.mkdir(dir);
-      const config = await writeConfig(dir, {}, "bad.cfg");
-      await Deno.writeTextFile(
-        config,
-        (await Deno.readTextFile(config)).replace("block_size: 4096", "block_size: abc"),
-      );
-      const result = await runBacky(["-c", config, "ls"]);
-      expectRun(result, { code: 1, stdout: "" });
-      const lines = result.stderr.split("\n");
-      assertEquals(lines.length, 2, `one line:\n${result.stderr}`);
-      for (const part of [config, "DEFAULTS", "block_size"]) {
-        assert(lines[0].includes(part), `"${lines[0]}" names ${part}`);
-      }
-      await Deno.remove(dir, { recursive: true });
-      assertEquals(await snapshot(sb), expected);
-    });
+    for (const blockSize of ["abc", "0", "10995116277760", String(2 ** 30 + 512)]) {
+      await t.step(`block_size: ${blockSize} is a config error naming file, section and key`, async () => {
+        const dir = sb.path("badconfig");
+        await Deno.mkdir(dir);
+        const config = await writeConfig(dir, {}, "bad.cfg");
+        await Deno.writeTextFile(
+          config,
+          (await Deno.readTextFile(config)).replace("block_size: 4096", `block_size: ${blockSize}`),
+        );
+        const result = await runBacky(["-c", config, "backup", disk, "vm"]);
+        expectRun(result, { code: 1, stdout: "" });
+        const lines = result.stderr.split("\n");
+        assertEquals(lines.length, 2, `one line:\n${result.stderr}`);
+        for (const part of [config, "DEFAULTS", "block_size"]) {
+          assert(lines[0].includes(part), `"${lines[0]}" names ${part}`);
+        }
+        const created = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+        assertEquals(created, ["bad.cfg"], "nothing is created next to the config");
+        await Deno.remove(dir, { recursive: true });
+        assertEquals(await snapshot(sb), expected);
+      });
+    }
 
     await t.step("a missing config file", async () => {
       expectRun(await runBacky(["-c", "/nonexistent", "ls"]), {

@@ -177,11 +177,14 @@ function usesEmbeddedCatalogAndData(ini: IniLayered): boolean {
     fromEmbedded("DataBackend", "path");
 }
 
+/** 1 GiB: a block is held in memory several times over (read-ahead, hashing), so larger ones cannot work. */
+export const MAX_BLOCK_SIZE = 2 ** 30;
+
 function readDefaults(section: ConfigSection): Config["defaults"] {
   const encryptionVersion = readEncryptionVersion(section);
   return {
     logfile: readLogfile(section),
-    blockSize: section.integer("block_size", { min: 1 }),
+    blockSize: section.integer("block_size", { min: 1, max: MAX_BLOCK_SIZE }),
     hashFunction: readHashFunction(section),
     lockDir: section.path("lock_dir"),
     processName: section.get("process_name") ?? "backy2",

@@ -279,6 +279,10 @@ Deno.test("loadConfig: integer validation", async () => {
   );
   await assertLoadError({ DEFAULTS: { block_size: "0" } }, error("DEFAULTS", "block_size", "'0' must be at least 1."));
   await assertLoadError(
+    { DEFAULTS: { block_size: "10995116277760" } },
+    error("DEFAULTS", "block_size", "'10995116277760' must be at most 1073741824."),
+  );
+  await assertLoadError(
     { DEFAULTS: { disallow_rm_when_younger_than_days: "-1" } },
     error("DEFAULTS", "disallow_rm_when_younger_than_days", "'-1' must be at least 0."),
   );

@@ -18,7 +18,7 @@ export interface ConfigSection {
   file(key: string): string | undefined;
   /** The value; a config error when absent. */
   require(key: string): string;
-  /** An integer of at least `min`; `fallback` when absent (absent without fallback is an error). */
+  /** An integer from `min` to `max`; `fallback` when absent (absent without fallback is an error). */
   integer(key: string, rule: IntegerRule): number;
   /** A ConfigParser boolean (1/yes/true/on, 0/no/false/off); `fallback` when absent. */
   boolean(key: string, fallback: boolean): boolean;
@@ -30,6 +30,7 @@ export interface ConfigSection {
 
 export interface IntegerRule {
   min: number;
+  max?: number;
   fallback?: number;
 }
 
@@ -96,6 +97,7 @@ export class LayeredSection implements ConfigSection {
     const value = parseInteger(raw);
     if (value === undefined) throw this.error(key, `'${raw}' is not an integer.`);
     if (value < rule.min) throw this.error(key, `'${raw}' must be at least ${rule.min}.`);
+    if (rule.max !== undefined && value > rule.max) throw this.error(key, `'${raw}' must be at most ${rule.max}.`);
     return value;
   }
 
