@@ -199,6 +199,28 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
     );
     await fails("restore -c that is not a number", ["restore", "-c", "abc", valid, sb.url("target.img")], oneLine);
     await fails("unknown ls field", ["-ms", "ls", "-f", "uid,bogus"], "'bogus'");
+    await fails(
+      "stats -l beyond what an integer holds",
+      ["stats", "-l", "99999999999999999999"],
+      "-l/--limit 99999999999999999999 is out of range.",
+    );
+    await fails(
+      "restore -c with a negative block id",
+      ["restore", "-c", "-1", valid, sb.url("target.img")],
+      `-c/--continue-from -1 is not a block of version ${valid} (block ids 0 to 3).`,
+    );
+    await fails(
+      "restore -c past the last block",
+      ["restore", "-c", "4", valid, sb.url("target.img")],
+      `-c/--continue-from 4 is not a block of version ${valid} (block ids 0 to 3).`,
+    );
+    for (const percent of ["-1", "101"]) {
+      await fails(
+        `scrub -p ${percent}`,
+        ["scrub", "-p", percent, valid],
+        `-p/--percentile ${percent} is outside 0..100.`,
+      );
+    }
 
     // Bad dates are reported before anything happens, with exit 1 and without "Backy failed.".
     for (
@@ -234,6 +256,15 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
         assertEquals(await snapshot(sb), expected);
       });
     }
+
+    await t.step("an empty config file path", async () => {
+      expectRun(await runBacky(["-c", "", "ls"], { cwd: sb.dir }), {
+        code: 1,
+        stdout: "",
+        stderr: "-c/--configfile is empty: give the path of a config file.\n",
+      });
+      assertEquals(await snapshot(sb), expected);
+    });
 
     await t.step("a missing config file", async () => {
       expectRun(await runBacky(["-c", "/nonexistent", "ls"]), {

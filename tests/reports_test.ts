@@ -167,6 +167,8 @@ Deno.test("stats -l keeps the newest rows, -f selects fields, a uid selects its 
     assertEquals(await machine(sb, ["-s", "stats", ...fields, "-l", " 1 "]), uidRow(b));
     assertEquals(await machine(sb, ["-s", "stats", ...fields, "-l", ""]), [a, c, b].map(uidRow).join(""), "no limit");
     assertEquals(await machine(sb, ["-s", "stats", "-l", "0"]), "");
+    assertEquals(await machine(sb, ["-s", "stats", ...fields, "-l", "-1"]), [a, c, b].map(uidRow).join(""), "all");
+    assertEquals(await machine(sb, ["-s", "stats", ...fields, "-l", "-5"]), [a, c, b].map(uidRow).join(""), "all");
     assertEquals(await machine(sb, ["stats", "-f", "name", "-l", "0"]), "name\n");
     assertEquals(await machine(sb, ["-s", "stats", ...fields, b]), uidRow(b));
     // With a uid, -l is honoured too (the reference ignores it unless it is below 1).

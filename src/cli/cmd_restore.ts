@@ -9,6 +9,6 @@ export async function restoreCommand(ctx: CommandContext): Promise<number> {
     targetUrl: ctx.string("target")!,
     sparse: ctx.flag("sparse"),
     force: ctx.flag("force"),
-    continueFrom: Math.max(0, parsePyInt(ctx.string("continueFrom") ?? "0")),
+    continueFrom: parsePyInt(ctx.string("continueFrom") ?? "0"),
   });
 }

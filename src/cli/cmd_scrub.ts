@@ -2,11 +2,19 @@
 import type { CommandContext } from "./context.ts";
 import { scrub as scrubVersion } from "../engine/scrub.ts";
 import { parsePyInt } from "../output/pystr.ts";
+import { BackyError } from "../util/errors.ts";
 
 export async function scrub(ctx: CommandContext): Promise<number> {
   return await scrubVersion(ctx.engine, {
     uid: ctx.string("version_uid")!,
     sourceUrl: ctx.string("source"),
-    percentile: parsePyInt(ctx.string("percentile") ?? "100"),
+    percentile: percentile(ctx.string("percentile") ?? "100"),
   });
+}
+
+/** The share of blocks to check; the reference takes any integer, which let `-p -5` mark a version valid. */
+function percentile(text: string): number {
+  const value = parsePyInt(text);
+  if (value < 0 || value > 100) throw new BackyError(`-p/--percentile ${text} is outside 0..100.`);
+  return value;
 }

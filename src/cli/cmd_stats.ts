@@ -4,13 +4,15 @@
  *
  * Without a uid: the newest LIMIT rows (all without `-l`), oldest first. With a uid: that version's rows in the
  * order they were written. Unlike the reference, which ignores LIMIT there (known bug 21), `-l` keeps the
- * newest LIMIT rows of that version too. A LIMIT below 1 shows no rows; an empty LIMIT means none was given.
+ * newest LIMIT rows of that version too. LIMIT 0 shows no rows; a negative LIMIT shows every row without a uid
+ * and none with one, as in the reference; an empty LIMIT means none was given.
  */
 import type { CommandContext } from "./context.ts";
 import type { StatsRow } from "../catalog/catalog.ts";
 import { type FieldSpec, type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
 import { renderReport } from "../output/report.ts";
 import { parsePyInt } from "../output/pystr.ts";
+import { BackyError } from "../util/errors.ts";
 
 const count = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ align: "r", value });
 const bytes = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ align: "r", humanize: true, value });
@@ -36,6 +38,9 @@ export function stats(ctx: CommandContext): number {
   const fields = parseCsvRecord(ctx.string("fields")!);
   const limitText = ctx.string("limit");
   const limit = limitText ? parsePyInt(limitText) : undefined;
+  if (limit !== undefined && !Number.isSafeInteger(limit)) {
+    throw new BackyError(`-l/--limit ${limitText} is out of range.`);
+  }
   const rows = statsRows(ctx, ctx.string("version_uid"), limit);
   ctx.print(renderReport(fields, STATS_FIELDS, rows, ctx.reportFlags));
   return 0;
@@ -44,7 +49,8 @@ export function stats(ctx: CommandContext): number {
 function statsRows(ctx: CommandContext, versionUid: string | undefined, limit: number | undefined): StatsRow[] {
   const { catalog } = ctx.engine;
   // An empty uid selects nothing in particular, like the reference's truthiness test.
-  if (!versionUid) return catalog.listStats({ limit });
+  // A negative LIMIT lists every row, as SQL's LIMIT -1 does in the reference.
+  if (!versionUid) return catalog.listStats({ limit: limit !== undefined && limit < 0 ? undefined : limit });
   const rows = catalog.listStats({ versionUid, limit });
   return limit === undefined ? rows : rows.slice(Math.max(0, rows.length - limit));
 }

@@ -89,7 +89,7 @@ export interface Config {
 }
 
 export interface LoadConfigOptions {
-  /** `-c FILE`; empty or absent means the search path. */
+  /** `-c FILE`; absent means the search path (backy2 also searched for an empty one; that is an error here). */
   configFile?: string;
   /** Defaults to the process environment. */
   env?: Record<string, string | undefined>;
@@ -135,7 +135,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? Deno.env.toObject();
   const home = options.home ?? homeDirectory(env);
   const base: PathBase = { home, cwd: options.cwd ?? Deno.cwd() };
-  if (options.configFile) {
+  if (options.configFile !== undefined) {
     return buildConfig([readConfigFile(options.configFile, base.cwd)], options.configFile, base);
   }
   const uid = options.uid === undefined ? Deno.uid() : options.uid;
@@ -165,7 +165,7 @@ function buildConfig(layers: IniFile[], configFile: string | undefined, base: Pa
 
 /** The file a "missing" error should name: the `-c` file, else the last file with that section, else the last file. */
 function missingKeyFile(layers: IniFile[], section: string, configFile: string | undefined): string {
-  if (configFile) return configFile;
+  if (configFile !== undefined) return configFile;
   const files = layers.filter((layer) => layer.fileName !== EMBEDDED_DEFAULT_NAME);
   const withSection = files.filter((layer) => layer.sections.has(section));
   return (withSection.at(-1) ?? files.at(-1))?.fileName ?? EMBEDDED_DEFAULT_NAME;

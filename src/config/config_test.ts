@@ -211,9 +211,13 @@ Deno.test("loadConfig: missing keys without -c name the last file with that sect
   );
 });
 
-Deno.test("loadConfig: -c '' behaves like no -c", async () => {
-  const config = loadConfig({ ...(await isolated()), configFile: "" });
-  assert.equal(config.embeddedDefault, true);
+Deno.test("loadConfig: -c '' is an error, not the search path", async () => {
+  const options = await isolated();
+  assertBackyError(
+    () => loadConfig({ ...options, configFile: "" }),
+    "-c/--configfile is empty: give the path of a config file.",
+    1,
+  );
 });
 
 Deno.test("loadConfig: -c with a missing file", async () => {

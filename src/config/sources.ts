@@ -1,7 +1,7 @@
 /**
  * Which configuration files are read, in which order, and reading them (behavior §4.2).
  *
- * Owns: the `-c FILE` case (exactly that file, `File not found: ...` when absent) and the search path
+ * Owns: the `-c FILE` case (exactly that file, `File not found: ...` when absent, an error when empty) and the search path
  * (system files, a sorted `conf.d` directory, `~/.backy.cfg`, `./backy.cfg`), where absent or unreadable
  * files are skipped like Python's `ConfigParser.read` does.
  */
@@ -20,6 +20,12 @@ export function userSearchPath(home: string, cwd: string): string[] {
 
 /** Reads the `-c` file. Relative paths are taken from `cwd`; messages name the path as given. */
 export function readConfigFile(path: string, cwd: string): IniFile {
+  if (path === "") {
+    throw new BackyError("-c/--configfile is empty: give the path of a config file.", {
+      exitCode: Exit.config,
+      bare: true,
+    });
+  }
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(resolve(cwd, path));

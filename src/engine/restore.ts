@@ -45,6 +45,7 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   const version = catalog.getVersion(request.uid);
   const engine = engineFor(configured, version);
   const map = catalog.blockMap(version.uid);
+  checkContinueFrom(request.continueFrom, version.uid, map.length);
   const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
   const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);
   if (missing > 0) {
@@ -63,6 +64,13 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   } finally {
     await target.close();
   }
+}
+
+/** `-c N` must name a block of the version (0 is fine for an empty one): anything else restores nothing. */
+function checkContinueFrom(continueFrom: number, uid: string, blocks: number): void {
+  if (continueFrom === 0 || (continueFrom > 0 && continueFrom < blocks)) return;
+  const ids = blocks === 0 ? "it has no blocks" : `block ids 0 to ${blocks - 1}`;
+  throw new BackyError(`-c/--continue-from ${continueFrom} is not a block of version ${uid} (${ids}).`);
 }
 
 interface BlockRead {
