@@ -436,6 +436,40 @@ Deno.test("a hints file without a base version records unlisted blocks as sparse
   });
 });
 
+Deno.test("a false hint extent covering part of a block makes the backup read that block, not record it as zeros", async () => {
+  await withSandbox({}, async (sb) => {
+    const base = buildImage(new Rng(21), BS, Array.from({ length: 8 }, () => "random" as const));
+    await Deno.writeFile(sb.path("disk.img"), base);
+    const baseUid = await sb.backup([sb.url("disk.img"), "vm"]);
+    // rbd diff without --whole-object: 100 bytes inside block 2 were discarded, the rest of it is unchanged.
+    const changed = base.slice();
+    changed.fill(0, 2 * BS + 100, 2 * BS + 200);
+    await Deno.writeFile(sb.path("disk.img"), changed);
+    await writeHints(sb.path("hints.json"), [{ offset: 2 * BS + 100, length: 100, exists: "false" }]);
+    const uid = await sb.backup(["-f", baseUid, "-r", sb.path("hints.json"), sb.url("disk.img"), "vm"]);
+    await sb.restore(uid, "restored.img");
+    await assertFileBytes(sb.path("restored.img"), changed);
+  });
+});
+
+Deno.test('hint extents whose exists is a JSON value Python counts as false ([], {}, 0, "", null) are not read', async () => {
+  await withSandbox({}, async (sb) => {
+    await Deno.writeFile(
+      sb.path("disk.img"),
+      buildImage(new Rng(22), BS, ["random", "random", "random", "random", "random"]),
+    );
+    const falsy: unknown[] = [[], {}, 0, "", null];
+    await Deno.writeTextFile(
+      sb.path("hints.json"),
+      JSON.stringify(falsy.map((exists, id) => ({ offset: id * BS, length: BS, exists }))) + "\n",
+    );
+    const uid = await sb.backup(["-r", sb.path("hints.json"), sb.url("disk.img"), "vm"]);
+    const row = parseMachineRows((await sb.run(["-m", "stats", uid])).stdout)[0];
+    assertEquals([row["blocks read"], row["blocks sparse"]], ["0", "5"]);
+    assertEquals(await sb.blobCount(), 0);
+  });
+});
+
 Deno.test("differential backup whose hints miss changes fails the sanity check with exit 5 and keeps no version", async () => {
   await withSandbox({}, async (sb) => {
     const rng = new Rng(11);

@@ -76,6 +76,16 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
       { offset: 0, length: 4096, exists: "true" },
       { offset: 12288, length: 2713, exists: "false" },
     ]);
+    for (const exists of ['"maybe"', "2"]) {
+      await Deno.writeTextFile(
+        sb.path(`exists-${exists}.json`),
+        `[{"offset": 0, "length": 4096, "exists": "true"}, {"offset": 4096, "length": 4096, "exists": ${exists}}]\n`,
+      );
+    }
+    await Deno.writeFile(
+      sb.path("binary.json"),
+      Uint8Array.from([0x01, 0x02, 0xff, 0xfe, 0x1b, 0x5b, 0x32, 0x4a, 0x80]),
+    );
     await Deno.mkdir(sb.path("adir"));
     const expected = await snapshot(sb);
 
@@ -162,6 +172,19 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
     await fails("hints that are not JSON", ["backup", "-r", sb.path("notjson.json"), disk, "vm"], oneLine);
     await fails("hints from stdin that are not JSON", ["backup", "-r", "-", disk, "vm"], oneLine, "[{]\n");
     await fails("hints entry without offset", ["backup", "-r", sb.path("nooffset.json"), disk, "vm"], oneLine);
+    for (const exists of ['"maybe"', "2"]) {
+      await fails(
+        `hints with exists ${exists}`,
+        ["backup", "-r", sb.path(`exists-${exists}.json`), disk, "vm"],
+        `Hints from ${sb.path(`exists-${exists}.json`)}, entry 1: exists must be true or false ("true"/"false"), ` +
+          `not ${exists}.`,
+      );
+    }
+    await fails(
+      "a binary hints file is reported without echoing it",
+      ["backup", "-r", sb.path("binary.json"), disk, "vm"],
+      /^ {3}ERROR: \[backy2\.logging\] Hints from [\x20-\x7e]+\n {3}ERROR: \[backy2\.logging\] Backy failed\.\n\n$/,
+    );
     await fails(
       "hints beyond the end of the source",
       ["backup", "-r", sb.path("pastend.json"), disk, "vm"],
