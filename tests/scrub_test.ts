@@ -407,3 +407,43 @@ Deno.test("scrub -s compares with the source: an unchanged source passes, a chan
     }, "plain scrub after the deep scrub");
   });
 });
+
+Deno.test("scrub -s names the checksum of source data that turned to zeros", async () => {
+  await withSandbox({ blockSize: BS }, async (sb) => {
+    const { a } = images(18);
+    await Deno.writeFile(sb.path("a.img"), a);
+    const uid = await sb.backup([sb.url("a.img"), "vm-a"]);
+    const blobUid = uidOf(await blobHolding(sb, block(a, 2)));
+    const zeroed = a.slice();
+    zeroed.fill(0, 2 * BS, 3 * BS);
+    await Deno.writeFile(sb.path("a.img"), zeroed);
+    const result = await sb.run(["scrub", "-s", sb.url("a.img"), uid]);
+    expectRun(result, { code: 20 });
+    assertEquals(
+      lines(result.stderr)[0] + "\n",
+      error(
+        `Source data has changed for block 2 (UID ${blobUid}) (is: ${sha512(new Uint8Array(BS))} should-be: ` +
+          `${sha512(block(a, 2))}). NOT setting this block invalid, because the source looks wrong.`,
+      ),
+    );
+  });
+});
+
+Deno.test("scrub -s with a source of another size says so in one line, exits 20 and invalidates nothing", async () => {
+  await withSandbox({ blockSize: BS }, async (sb) => {
+    const { a } = images(19);
+    await Deno.writeFile(sb.path("a.img"), a);
+    const uid = await sb.backup([sb.url("a.img"), "vm-a"]);
+    await Deno.writeFile(sb.path("short.img"), a.subarray(0, 3 * BS + 10));
+    const args = ["scrub", "-s", sb.url("short.img"), uid];
+    expectRun(await sb.run(args), {
+      code: 20,
+      stdout: sb.commandLine(args),
+      stderr: error(
+        `Source ${sb.url("short.img")} has ${3 * BS + 10} bytes, but version ${uid} has ${a.length}: ` +
+          "not comparing them; nothing was checked.",
+      ),
+    });
+    assertEquals((await sb.version(uid)).valid, "1", "the version stays valid");
+  });
+});

@@ -47,6 +47,14 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
   const checks = selectChecks(engine, map, refs, request.percentile, request.sourceUrl === undefined);
   const source = request.sourceUrl ? await engine.openSource(request.sourceUrl) : null;
   try {
+    if (source && source.size !== version.sizeBytes) {
+      // Every block would differ; one line says why instead.
+      log.error(
+        `Source ${request.sourceUrl} has ${source.size} bytes, but version ${version.uid} has ` +
+          `${version.sizeBytes}: not comparing them; nothing was checked.`,
+      );
+      return Exit.scrubFailed;
+    }
     const run = new ScrubRun(engine, source, `Scrubbing ${version.name} (${version.uid})`);
     await run.check(checks);
     if (engine.interruption.requested) throw interrupted(engine, request, run, checks.length);
@@ -197,10 +205,9 @@ class ScrubRun {
     const same = length === ref.size && Buffer.from(fromSource).equals(Buffer.from(backup, 0, ref.size));
     if (same) return;
     const hashed = await this.engine.hasher().hash(fromSource.buffer, length);
+    const actual = await checksumOf(hashed, length, this.engine.settings.hashFunction);
     this.engine.log.error(
-      `Source data has changed for block ${id} (UID ${ref.uid ?? "None"}) (is: ${
-        hashed.checksum ?? "(all zeros)"
-      } should-be: ` +
+      `Source data has changed for block ${id} (UID ${ref.uid ?? "None"}) (is: ${actual} should-be: ` +
         `${ref.checksum ?? "None"}). NOT setting this block invalid, because the source looks wrong.`,
     );
     this.sourceProblems++;
