@@ -12,10 +12,12 @@ import {
   assertFileBytes,
   buildImage,
   COMPLETE,
+  error,
   expectRun,
   info,
   Rng,
   type Sandbox,
+  stripProgress,
   withSandbox,
 } from "./helpers.ts";
 
@@ -130,7 +132,7 @@ Deno.test("rekey with the old key rewraps the data keys: blobs unchanged, restor
     // The old key no longer works.
     await setEncryption(sb, 1, KEY);
     const old = await sb.run(["restore", "-f", v1, sb.url("old.img")]);
-    expectRun(old, { code: 100 });
+    expectRun(old, { code: 6 });
     assert(INTEGRITY.test(old.stderr), old.stderr);
   });
 });
@@ -237,16 +239,22 @@ Deno.test("migrate-encryption with a missing blob invalidates it and leaves the 
   });
 });
 
-Deno.test("a wrong encryption_key fails restore and scrub with a clear error and invalidates nothing", async () => {
+Deno.test("a wrong encryption_key fails restore (exit 6) and scrub (exit 100) with a clear error and invalidates nothing", async () => {
   await withSandbox({}, async (sb) => {
     await setEncryption(sb, 1, KEY);
     const { image, uid } = await backUpSample(sb);
     await setEncryption(sb, 1, WRONG_KEY);
-    for (const args of [["restore", uid, sb.url("wrong.img")], ["scrub", uid]]) {
+    const runs: [string[], number][] = [[["restore", uid, sb.url("wrong.img")], 6], [["scrub", uid], 100]];
+    for (const [args, code] of runs) {
       const result = await sb.run(args);
-      expectRun(result, { code: 100 });
+      expectRun(result, { code });
       assert(/Cannot decrypt blob \w{32}: /.test(result.stderr) && INTEGRITY.test(result.stderr), result.stderr);
       assert(!result.stdout.includes("Marked block invalid"), result.stdout);
+      if (code === 6) {
+        assertEquals(stripProgress(result.stderr).split("\n").length, 2, `one line:\n${result.stderr}`);
+        const start = error("Exception during reading from the data backend: Cannot decrypt blob").trimEnd();
+        assert(result.stderr.startsWith(start), result.stderr);
+      }
     }
     await setEncryption(sb, 1, KEY);
     assertEquals((await sb.version(uid)).valid, "1");

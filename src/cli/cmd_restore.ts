@@ -1,14 +1,27 @@
-/** `backy2 restore VERSION_UID TARGET` with `-s -f -c` (behavior §2.6, §7). */
+/**
+ * `backy2 restore VERSION_UID TARGET` with `-s -f -c` (behavior §2.6, §7). A key that cannot decrypt the
+ * blobs ends the restore as backy2 ends it on a failed read from the data backend: one line, exit 6.
+ */
 import type { CommandContext } from "./context.ts";
 import { restore } from "../engine/restore.ts";
 import { parsePyInt } from "../output/pystr.ts";
+import { WrongKeyError } from "../store/encrypting_store.ts";
+import { BackyError, Exit } from "../util/errors.ts";
 
 export async function restoreCommand(ctx: CommandContext): Promise<number> {
-  return await restore(ctx.engine, {
-    uid: ctx.string("version_uid")!,
-    targetUrl: ctx.string("target")!,
-    sparse: ctx.flag("sparse"),
-    force: ctx.flag("force"),
-    continueFrom: parsePyInt(ctx.string("continueFrom") ?? "0"),
-  });
+  try {
+    return await restore(ctx.engine, {
+      uid: ctx.string("version_uid")!,
+      targetUrl: ctx.string("target")!,
+      sparse: ctx.flag("sparse"),
+      force: ctx.flag("force"),
+      continueFrom: parsePyInt(ctx.string("continueFrom") ?? "0"),
+    });
+  } catch (error) {
+    if (!(error instanceof WrongKeyError)) throw error;
+    throw new BackyError(`Exception during reading from the data backend: ${error.message}`, {
+      exitCode: Exit.dataBackend,
+      bare: true,
+    });
+  }
 }

@@ -22,6 +22,14 @@ import { StoreWrapper } from "./store_wrapper.ts";
 
 export const MISSING_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
 
+/** The configured key does not open a blob's data key: a configuration problem, not a damaged blob. */
+export class WrongKeyError extends BackyError {
+  constructor(message: string) {
+    super(message);
+    this.name = "WrongKeyError";
+  }
+}
+
 export class EncryptingStore extends StoreWrapper {
   /**
    * @param version the encryption version new blobs get (0 or 1)
@@ -65,7 +73,7 @@ async function decode(uid: string, blob: Uint8Array, envkey: string | null, key:
   } catch (error) {
     const { BlobDecodeError, KeyUnwrapError } = await v1();
     if (error instanceof KeyUnwrapError) {
-      throw new BackyError(
+      throw new WrongKeyError(
         `Cannot decrypt blob ${uid}: ${error.message}. Is encryption_key the key this blob was written with?`,
       );
     }
