@@ -221,6 +221,9 @@ Deno.test("backup -s/-t/-e are stored, and ls filters by name, snapshot, tag, ex
     assertEquals(await uids(["-t", "a,b"]), [], "-t is one tag, not a list");
     assertEquals(await uids(["vm2", "-t", "c"]), [c], "filters combine");
     assertEquals(await uids(["-e"]), [b], "only versions whose expire date passed");
+    assertEquals(await uids([""]), [a, b, c], "an empty name is no filter, as in backy2");
+    assertEquals(await uids(["-s", ""]), [a, b, c], "an empty snapshot name is no filter");
+    assertEquals(await uids(["-t", ""]), [a, b, c], "an empty tag is no filter");
 
     assertEquals(
       await ms(["-f", "name,tags,expire,snapshot_name"]),
@@ -235,6 +238,10 @@ Deno.test("backup -s/-t/-e are stored, and ls filters by name, snapshot, tag, ex
 
     const human = await sb.run(["-r", "-ms", "ls", "-f", "size_bytes"]);
     expectRun(human, { code: 0, stderr: "", stdout: "21 KiB\n21 KiB\n10 KiB\n" });
+
+    // Python's strftime on Linux does not pad years before 1000.
+    expectRun(await sb.run(["expire", a, "0001-01-01"]), { code: 0, stderr: "" });
+    assertEquals(await ms(["vm1", "-f", "expire"]), "1-01-01 00:00:00\n");
   });
 });
 

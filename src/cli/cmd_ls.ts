@@ -20,10 +20,12 @@ export const LS_FIELDS: FieldSpecs<Version> = {
 };
 
 export function ls(ctx: CommandContext): number {
+  // An empty NAME, -s or -t is no filter, as backy2 tests them for truthiness.
+  const filter = (key: string) => ctx.string(key) || undefined;
   const versions = ctx.engine.catalog.listVersions({
-    name: ctx.string("name"),
-    snapshotName: ctx.string("snapshotName"),
-    tag: ctx.string("tag"),
+    name: filter("name"),
+    snapshotName: filter("snapshotName"),
+    tag: filter("tag"),
     expiredBefore: ctx.flag("expired") ? catalogTime(now()) : undefined,
   });
   const fields = parseCsvRecord(ctx.string("fields")!);

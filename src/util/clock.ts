@@ -26,7 +26,10 @@ export function parseCatalogTime(text: string): Date {
   return new Date(`${date}T${hms}.${String(ms).padStart(3, "0")}Z`);
 }
 
-/** `YYYY-MM-DD HH:MM:SS` of catalog text, as every table and dump prints dates (microseconds dropped). */
+/**
+ * `%Y-%m-%d %H:%M:%S` of catalog text, as every table and dump prints dates (microseconds dropped). The year
+ * is not zero-padded, as Python's strftime on Linux prints it: year 1 is `1-01-01 00:00:00`.
+ */
 export function displayTime(text: string): string {
-  return text.slice(0, 19);
+  return text.slice(0, 19).replace(/^0+(?=\d)/, "");
 }
