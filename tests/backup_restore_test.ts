@@ -192,6 +192,22 @@ Deno.test("ls prints the reference's table layout, with -s and with no rows", as
   });
 });
 
+Deno.test("ls aligns names and tags in CJK, emoji and combining marks by their display width", async () => {
+  await withSandbox({}, async (sb) => {
+    await Deno.writeFile(sb.path("disk.img"), sampleImage());
+    await sb.backup(["-t", "日本", sb.url("disk.img"), "e\u0301t\u00e9"]);
+    await sb.backup(["-t", "x", sb.url("disk.img"), "😀vm"]);
+    const args = ["ls", "-f", "name,tags"];
+    expectRun(await sb.run(args), {
+      code: 0,
+      stderr: "",
+      stdout: sb.commandLine(args) +
+        "+------+------+\n| name | tags |\n+------+------+\n| e\u0301t\u00e9  | 日本 |\n| 😀vm | x    |\n" +
+        "+------+------+\n" + COMPLETE,
+    });
+  });
+});
+
 Deno.test("backup -s/-t/-e are stored, and ls filters by name, snapshot, tag, expiry and fields", async () => {
   await withSandbox({}, async (sb) => {
     await Deno.writeFile(sb.path("disk.img"), sampleImage());

@@ -2,12 +2,15 @@
  * The bordered table every listing command prints without `-m`: a byte-for-byte copy of Python
  * PrettyTable 3.6's default style as backy2 uses it (behavior §3.2).
  *
- * Owns column widths, justification (including PrettyTable's odd-padding centring rule), the rule
- * lines, header on/off and multi-line cells. It knows nothing about fields or values: callers pass
+ * Owns column widths (in display columns, see ./wcwidth.ts), justification (including PrettyTable's
+ * odd-padding centring rule), the rule lines, header on/off and multi-line cells. It knows nothing about fields or values: callers pass
  * the final cell strings.
  */
 
 import { BackyError } from "../util/errors.ts";
+import { displayWidth } from "./wcwidth.ts";
+
+export { displayWidth };
 
 /** PrettyTable alignment codes: left, right, centre. */
 export type Align = "l" | "r" | "c";
@@ -22,16 +25,6 @@ export interface TableOptions {
   header: boolean;
 }
 
-/**
- * Width of `text` in terminal columns: one per code point. PrettyTable measures with wcwidth (wide
- * CJK = 2, combining marks = 0); backy2 data is practically always ASCII, so this stays simple.
- */
-export function displayWidth(text: string): number {
-  let width = 0;
-  for (const _ of text) width++;
-  return width;
-}
-
 /** Pads `text` to `width` like PrettyTable's `_justify`; "c" matches Python's `str.center`. */
 export function justify(text: string, width: number, align: Align): string {
   const textWidth = displayWidth(text);
@@ -40,8 +33,8 @@ export function justify(text: string, width: number, align: Align): string {
   if (align === "r") return " ".repeat(excess) + text;
   const half = Math.floor(excess / 2);
   if (excess % 2 === 0) return " ".repeat(half) + text + " ".repeat(half);
-  // Odd excess: the extra space goes right of odd-length text and left of even-length text.
-  return textWidth % 2 === 1
+  // Odd excess: the extra space goes right of odd-width text and left of even-width text (-1 counts as odd).
+  return textWidth % 2 !== 0
     ? " ".repeat(half) + text + " ".repeat(half + 1)
     : " ".repeat(half + 1) + text + " ".repeat(half);
 }

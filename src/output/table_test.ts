@@ -24,10 +24,34 @@ Deno.test("justify left and right", () => {
   assertEquals(justify("", 3, "c"), "   ");
 });
 
-Deno.test("displayWidth counts code points, astral ones once", () => {
+Deno.test("displayWidth measures terminal columns like wcwidth's wcswidth", () => {
   assertEquals(displayWidth("abc"), 3);
-  assertEquals(displayWidth("😀é"), 2);
   assertEquals(displayWidth(""), 0);
+  assertEquals(displayWidth("日本語"), 6, "East Asian wide");
+  assertEquals(displayWidth("한국어"), 6, "Hangul syllables");
+  assertEquals(displayWidth("ＡＢ"), 4, "fullwidth forms");
+  assertEquals(displayWidth("😀é"), 3, "an emoji is wide, é is narrow");
+  assertEquals(displayWidth("e\u0301"), 1, "a combining accent takes no column");
+  assertEquals(displayWidth("a\u200bb"), 2, "a zero-width space takes no column");
+  assertEquals(displayWidth("\u3000x"), 3, "the ideographic space is wide");
+  assertEquals(displayWidth("a\tb"), -1, "a control character makes the width -1, as wcswidth returns");
+  assertEquals(displayWidth("\x1b[31mred\x1b[0m"), 3, "PrettyTable strips colour codes first");
+});
+
+Deno.test("justify pads by display width; a width of -1 counts as odd like Python's -1 % 2", () => {
+  assertEquals(justify("日本", 6, "c"), " 日本 ");
+  assertEquals(justify("日本", 5, "c"), " 日本", "even width: the extra space goes left");
+  assertEquals(justify("a\tb", 2, "c"), " a\tb  ");
+  assertEquals(justify("a\tb", 1, "l"), "a\tb  ");
+});
+
+Deno.test("renderTable aligns CJK, emoji and combining marks by display width", () => {
+  const columns = [{ name: "name", align: "l" as const }, { name: "uid", align: "c" as const }];
+  assertEquals(
+    renderTable(columns, [["日本", "x"], ["e\u0301te", "yy"], ["😀", "z"]], { header: true }),
+    "+------+-----+\n| name | uid |\n+------+-----+\n| 日本 |  x  |\n| e\u0301te  |  yy |\n| 😀   |  z  |\n" +
+      "+------+-----+",
+  );
 });
 
 const COLUMNS = [
