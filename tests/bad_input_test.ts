@@ -21,6 +21,7 @@ import {
   writeConfig,
   writeHints,
 } from "./helpers.ts";
+import { pyRepr } from "../src/output/pystr.ts";
 
 const BS = 4096;
 
@@ -222,6 +223,24 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
     );
     await fails("restore -c that is not a number", ["restore", "-c", "abc", valid, sb.url("target.img")], oneLine);
     await fails("unknown ls field", ["-ms", "ls", "-f", "uid,bogus"], "'bogus'");
+    // -m output separates fields with |, rows with newlines and tags with commas, without escaping.
+    for (const name of ["vm|x", "vm\nx", "vm\rx"]) {
+      await fails(
+        `a version name ${JSON.stringify(name)}`,
+        ["backup", disk, name],
+        `Version name ${pyRepr(name)} contains '|' or a line break, which -m output cannot show.`,
+      );
+    }
+    await fails(
+      "a snapshot name with |",
+      ["backup", "-s", "snap|1", disk, "vm"],
+      "Snapshot name 'snap|1' contains '|' or a line break, which -m output cannot show.",
+    );
+    for (const [text, tag] of [["a|b", "a|b"], ['"a,b"', "a,b"], ['ok,"a\nb"', "a\nb"]]) {
+      const message = `Tag ${pyRepr(tag)} contains '|', ',' or a line break, which -m output cannot show.`;
+      await fails(`backup -t ${JSON.stringify(text)}`, ["backup", "-t", text, disk, "vm"], message);
+      await fails(`add-tag ${JSON.stringify(text)}`, ["add-tag", valid, text], message);
+    }
     await fails(
       "stats -l beyond what an integer holds",
       ["stats", "-l", "99999999999999999999"],

@@ -67,16 +67,16 @@ Deno.test("protect and unprotect toggle the flag and refuse to repeat themselves
 Deno.test("add-tag and remove-tag take comma-separated names; add-tag on an unknown version only warns", async () => {
   await withSandbox({}, async (sb) => {
     const uid = await backedUp(sb);
-    await succeeds(sb, ["add-tag", uid, ' daily,"a,b" ,weekly,daily']);
-    assertEquals((await sb.version(uid)).tags, "a,b,base,daily,weekly");
+    await succeeds(sb, ["add-tag", uid, ' daily,"a b" ,weekly,daily']);
+    assertEquals((await sb.version(uid)).tags, "a b,base,daily,weekly");
     await succeeds(sb, ["add-tag", uid, "base,extra"], "");
-    assertEquals((await sb.version(uid)).tags, "a,b,base,daily,extra,weekly", "an existing tag is skipped");
-    const tagged = await sb.run(["-ms", "ls", "-t", "a,b", "-f", "uid"]);
+    assertEquals((await sb.version(uid)).tags, "a b,base,daily,extra,weekly", "an existing tag is skipped");
+    const tagged = await sb.run(["-ms", "ls", "-t", "a b", "-f", "uid"]);
     expectRun(tagged, { code: 0, stderr: "", stdout: `${uid}\n` });
 
-    await succeeds(sb, ["remove-tag", uid, "daily, nosuchtag,a,b"]);
-    assertEquals((await sb.version(uid)).tags, "a,b,base,extra,weekly");
-    await succeeds(sb, ["remove-tag", uid, '"a,b",weekly']);
+    await succeeds(sb, ["remove-tag", uid, "daily, nosuchtag,a"]);
+    assertEquals((await sb.version(uid)).tags, "a b,base,extra,weekly");
+    await succeeds(sb, ["remove-tag", uid, '"a b",weekly']);
     assertEquals((await sb.version(uid)).tags, "base,extra");
 
     // The reference swallows add-tag failures: a warning, and the command still succeeds.

@@ -1,14 +1,17 @@
 /**
  * `backy2 add-tag VERSION_UID NAME` (behavior §2.6, §10.3): NAME is one tag or a comma-separated list (one CSV
  * record, items stripped); tags the version already has are skipped. Like the reference, a failure (such as an
- * unknown version) is only a warning and the command still succeeds.
+ * unknown version) is only a warning and the command still succeeds. A tag that `-m` output could not show is
+ * an error (exit 100).
  */
 import type { CommandContext } from "./context.ts";
+import { checkTags } from "./names.ts";
 import { parseCsvRecord } from "../output/fields.ts";
 
 export function addTag(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
   const tags = tagList(ctx.string("name")!);
+  checkTags(tags);
   const { catalog } = ctx.engine;
   try {
     const existing = catalog.getVersion(uid).tags;
