@@ -177,7 +177,8 @@ Deno.test("bad input gives the reference's one-line errors and exit codes and ch
       await fails(
         `hints with exists ${exists}`,
         ["backup", "-r", sb.path(`exists-${exists}.json`), disk, "vm"],
-        `Hints from ${sb.path(`exists-${exists}.json`)}, entry 1: exists must be true or false ("true"/"false"), ` +
+        `Hints from ${sb.path(`exists-${exists}.json`)}, entry 1: exists must be true or false ` +
+          `("true"/"false", 1/0), ` +
           `not ${exists}.`,
       );
     }

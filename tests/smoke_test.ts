@@ -48,8 +48,8 @@ function firstImage(rng: Rng): Round {
   return { image, hints: null, notes: [`full backup of ${size} bytes`] };
 }
 
-/** `exists` values: `"false"` and JSON-falsy values mean false, anything else true (behavior §6.2). */
-const yes = (rng: Rng) => rng.pick<HintEntry["exists"]>(["true", "true", true, 1, "yes"]);
+/** `exists` values: `"false"` and JSON-falsy values mean false; `"true"`, `true` and `1` true. */
+const yes = (rng: Rng) => rng.pick<HintEntry["exists"]>(["true", "true", true, 1]);
 const no = (rng: Rng) => rng.pick<HintEntry["exists"]>(["false", "false", false, 0, "", null]);
 
 /** The next image and the hints that describe how it differs from `previous`. */

@@ -6,7 +6,7 @@
  * Unlike the reference, a block is recorded sparse only where false extents cover all of it: a partly
  * discarded block (an `rbd diff` without `--whole-object`, or a hand-written file) still holds data and is
  * read. `exists` follows Python truthiness where backy2 does (`"false"` and every falsy JSON value are
- * false), but a value that is neither a false one nor `true`/`"true"` is refused instead of read as true.
+ * false), but a value that is neither a false one nor `true`, `"true"` or `1` is refused instead of read as true.
  */
 import { BackyError } from "../util/errors.ts";
 
@@ -105,13 +105,16 @@ function jsonProblem(line: string, error: Error): string {
   return error.message.replace(/, ".*$/s, "").replace(/[^\x20-\x7e]/g, "?");
 }
 
-/** `"false"` and the JSON values Python counts as false; `true` and `"true"` are true; anything else is refused. */
+/**
+ * `"false"` and the JSON values Python counts as false are false; `true`, `"true"` and `1` are true; anything
+ * else is refused rather than read as true, as backy2 would.
+ */
 function existsValue(value: unknown, where: string): boolean {
-  if (value === true || value === "true") return true;
+  if (value === true || value === "true" || value === 1) return true;
   if (value === "false" || !pythonTruthy(value)) return false;
   const shown = JSON.stringify(value);
   const brief = shown.length > 40 ? `${shown.slice(0, 40)}...` : shown;
-  throw new BackyError(`${where}: exists must be true or false ("true"/"false"), not ${brief}.`);
+  throw new BackyError(`${where}: exists must be true or false ("true"/"false", 1/0), not ${brief}.`);
 }
 
 function pythonTruthy(value: unknown): boolean {

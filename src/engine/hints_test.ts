@@ -61,12 +61,13 @@ Deno.test('parseHints: exists is false for "false" and every JSON value Python c
 });
 
 Deno.test("parseHints: any other exists value is an error naming the entry", () => {
-  for (const value of ['"maybe"', "2", "1", '"False"', "[0]", '{"a": 1}']) {
+  for (const value of ['"maybe"', "2", '"yes"', '"False"', "[0]", '{"a": 1}']) {
     assert.throws(() => existsOf(value), (error: unknown) => {
       assert.ok(error instanceof BackyError);
       assert.equal(
         error.message,
-        `Hints from h.json, entry 0: exists must be true or false ("true"/"false"), not ${value.replace(/ /g, "")}.`,
+        `Hints from h.json, entry 0: exists must be true or false ("true"/"false", 1/0), not ` +
+          `${value.replace(/ /g, "")}.`,
       );
       return true;
     });
