@@ -100,6 +100,7 @@ function toHint(entry: unknown, index: number, origin: string): Hint {
  * text, so only its words before that quote are kept.
  */
 function jsonProblem(line: string, error: Error): string {
+  // deno-lint-ignore no-control-regex
   const control = line.search(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/);
   if (control >= 0) return `a control character at position ${control}`;
   return error.message.replace(/, ".*$/s, "").replace(/[^\x20-\x7e]/g, "?");

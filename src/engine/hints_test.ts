@@ -80,6 +80,7 @@ Deno.test("parseHints: a line that is not JSON is reported without echoing it", 
       assert.ok(error instanceof BackyError);
       assert.ok(error.message.startsWith("Hints from h.json are not valid JSON"), error.message);
       assert.ok(!error.message.includes("secret") && !error.message.includes("xxx"), error.message);
+      // deno-lint-ignore no-control-regex
       assert.ok(!/[\u0000-\u001f\u007f-\u00ff]/.test(error.message), error.message);
       return true;
     });

@@ -6,6 +6,7 @@
  */
 
 /** Colour codes PrettyTable removes before measuring. */
+// deno-lint-ignore no-control-regex
 const COLOUR_CODES = /\x1b\[[0-9;]*m|\x1b\(B/g;
 
 /** Nonspacing and enclosing marks: drawn on the character before them. */
