@@ -20,6 +20,7 @@ export async function backupCommand(ctx: CommandContext): Promise<number> {
   checkName("Version name", name);
   checkName("Snapshot name", snapshotName);
   checkTags(tags ?? []);
+  await ctx.openStore();
   const outcome = await backup(ctx.engine, {
     sourceUrl: ctx.string("source")!,
     name,

@@ -13,6 +13,7 @@ export async function cleanup(ctx: CommandContext): Promise<number> {
         "to use. Add --dangerous-force to run it anyway.",
     );
   }
+  await ctx.openStore();
   if (ctx.flag("full")) {
     await fullCleanup(ctx.engine, prefix, force);
     return 0;

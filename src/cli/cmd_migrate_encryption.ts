@@ -7,6 +7,7 @@ import { migrateEncryption } from "../engine/migrate_encryption.ts";
 import { Exit } from "../util/errors.ts";
 
 export async function migrateEncryptionCommand(ctx: CommandContext): Promise<number> {
+  await ctx.openStore();
   await migrateEncryption(ctx.engine, ctx.string("version_uid")!);
   return Exit.ok;
 }

@@ -9,13 +9,15 @@ import { WrongKeyError } from "../store/encrypting_store.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 
 export async function restoreCommand(ctx: CommandContext): Promise<number> {
+  const continueFrom = parsePyInt(ctx.string("continueFrom") ?? "0");
+  await ctx.openStore();
   try {
     return await restore(ctx.engine, {
       uid: ctx.string("version_uid")!,
       targetUrl: ctx.string("target")!,
       sparse: ctx.flag("sparse"),
       force: ctx.flag("force"),
-      continueFrom: parsePyInt(ctx.string("continueFrom") ?? "0"),
+      continueFrom,
     });
   } catch (error) {
     if (!(error instanceof WrongKeyError)) throw error;

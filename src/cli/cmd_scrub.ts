@@ -5,10 +5,12 @@ import { parsePyInt } from "../output/pystr.ts";
 import { BackyError } from "../util/errors.ts";
 
 export async function scrub(ctx: CommandContext): Promise<number> {
+  const share = percentile(ctx.string("percentile") ?? "100");
+  await ctx.openStore();
   return await scrubVersion(ctx.engine, {
     uid: ctx.string("version_uid")!,
     sourceUrl: ctx.string("source"),
-    percentile: percentile(ctx.string("percentile") ?? "100"),
+    percentile: share,
   });
 }
 

@@ -8,9 +8,8 @@ import { writeAll } from "../log/logger.ts";
 import type { Engine } from "../engine/engine.ts";
 import { createHasher, type Hasher } from "../engine/hasher.ts";
 import { SqliteCatalog } from "../catalog/sqlite.ts";
-import type { BlockStore } from "../store/block_store.ts";
-import { FileStore } from "../store/file_store.ts";
-import { NullStore } from "../store/null_store.ts";
+import { LazyStore } from "../store/lazy_store.ts";
+import { openBackend } from "../store/registry.ts";
 import { ThrottledStore } from "../store/throttled_store.ts";
 import { LimitedStore } from "../store/limited_store.ts";
 import { EncryptingStore } from "../store/encrypting_store.ts";
@@ -36,6 +35,8 @@ export interface GlobalFlags {
 export class CommandContext {
   private built: Engine | null = null;
   private readonly hashers = new Map<string, Hasher>();
+  /** The configured block store backend, opened on first use (src/store/registry.ts). */
+  private readonly backend: LazyStore;
   readonly locks: Locks;
   readonly interruption: Interruption;
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
@@ -50,6 +51,15 @@ export class CommandContext {
     this.locks = new Locks(config.defaults.lockDir);
     // The command that continues an interrupted job must find the same configuration.
     this.interruption = new Interruption(["backy2", ...(flags.configFile ? ["-c", flags.configFile] : [])]);
+    this.backend = new LazyStore(() => openBackend({ config, log }));
+  }
+
+  /**
+   * Opens the block store now: commands that touch blobs call this before they change anything, so that a
+   * store that cannot be used (a missing bucket, wrong keys, an unreachable endpoint) changes nothing.
+   */
+  async openStore(): Promise<void> {
+    await this.backend.open();
   }
 
   /** Writes to stdout as is. */
@@ -93,13 +103,14 @@ export class CommandContext {
       encryptionVersion: config.defaults.encryptionVersion,
       processName: config.defaults.processName,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
+      cleanupGraceSeconds: config.data.cleanupGraceSeconds,
     };
     return {
       settings,
       catalog,
       store: new EncryptingStore(
         ThrottledStore.wrap(
-          new LimitedStore(buildStore(config), config.data.simultaneousReads, config.data.simultaneousWrites),
+          new LimitedStore(this.backend, config.data.simultaneousReads, config.data.simultaneousWrites),
           config.data.bandwidthRead,
           config.data.bandwidthWrite,
         ),
@@ -126,6 +137,8 @@ export class CommandContext {
     if (this.built) {
       await this.built.store.close();
       this.built.catalog.close();
+    } else {
+      await this.backend.close();
     }
     this.locks.unlockAll();
   }
@@ -148,15 +161,4 @@ function holdsAnyFile(dir: string): boolean {
     throw error;
   }
   return entries.some((entry) => !entry.isDirectory || holdsAnyFile(join(dir, entry.name)));
-}
-
-function buildStore(config: Config): BlockStore {
-  switch (config.data.type) {
-    case "file":
-      return new FileStore(config.data.path);
-    case "null":
-      return new NullStore();
-    default:
-      throw new BackyError(`DataBackend type backy2.data_backends.${config.data.type} is not supported yet.`);
-  }
 }

@@ -12,11 +12,14 @@ import { type IniFile, type IniLayered, mergeIni } from "./ini.ts";
 import { defaultDataDir, EMBEDDED_DEFAULT_NAME, embeddedDefault } from "./embedded.ts";
 import { type ConfigSection, expandPath, LayeredSection, parseInteger, type PathBase } from "./section.ts";
 import { readConfigFile, readSearchPath, SYSTEM_SEARCH_PATH, userSearchPath } from "./sources.ts";
+import { readS3Settings, readSeconds, type S3Settings } from "./s3_config.ts";
+import { type DataBackendType, isDataBackendType } from "../store/registry.ts";
 
 export type { ConfigSection } from "./section.ts";
 export { defaultDataDir } from "./embedded.ts";
 
-export type DataBackendType = "file" | "null" | "s3" | "minio";
+export type { DataBackendType } from "../store/registry.ts";
+export type { S3Settings } from "./s3_config.ts";
 
 export interface IoLimits {
   simultaneousReads: number;
@@ -72,7 +75,14 @@ export interface Config {
     simultaneousReads: number;
     bandwidthRead: number;
     bandwidthWrite: number;
-    /** The whole [DataBackend] section, for the s3/minio keys. */
+    /**
+     * `cleanup --full` removes an unreferenced blob only when it is older than this (`cleanup_grace_hours`;
+     * 24 h on S3, where several hosts may share a bucket; 0 elsewhere).
+     */
+    cleanupGraceSeconds: number;
+    /** The S3 settings of an s3 or minio backend; null for the others. */
+    s3: S3Settings | null;
+    /** The whole [DataBackend] section. */
     section: ConfigSection;
   };
   ioFile: IoLimits;
@@ -108,7 +118,6 @@ export interface LoadConfigOptions {
 
 const META_BACKEND_SQL = "backy2.meta_backends.sql";
 const DATA_BACKEND_PREFIX = "backy2.data_backends.";
-const DATA_BACKEND_TYPES: readonly DataBackendType[] = ["file", "null", "s3", "minio"];
 const ENCRYPTION_VERSIONS = [0, 1];
 const ENCRYPTION_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
 const TIMEDELTA_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -290,6 +299,7 @@ function sqlitePathOf(engine: string, section: ConfigSection, base: PathBase): s
 function readDataBackend(section: ConfigSection): Config["data"] {
   const type = readDataBackendType(section);
   const isFile = type === "file";
+  const isS3 = type === "s3" || type === "minio";
   return {
     type,
     path: isFile ? readFileBackendPath(section) : section.path("path", ""),
@@ -297,6 +307,8 @@ function readDataBackend(section: ConfigSection): Config["data"] {
     simultaneousReads: section.integer("simultaneous_reads", { min: 1, fallback: 1 }),
     bandwidthRead: section.integer("bandwidth_read", { min: 0, fallback: 0 }),
     bandwidthWrite: section.integer("bandwidth_write", { min: 0, fallback: 0 }),
+    cleanupGraceSeconds: readSeconds(section, "cleanup_grace_hours", isS3 ? 24 : 0, 0) * 3600,
+    s3: isS3 ? readS3Settings(section, type) : null,
     section,
   };
 }
@@ -310,9 +322,8 @@ function readFileBackendPath(section: ConfigSection): string {
 function readDataBackendType(section: ConfigSection): DataBackendType {
   const type = section.require("type");
   const short = type.startsWith(DATA_BACKEND_PREFIX) ? type.slice(DATA_BACKEND_PREFIX.length) : "";
-  const known = DATA_BACKEND_TYPES.find((candidate) => candidate === short);
-  if (!known) throw section.error("type", `DataBackend type ${type} unsupported.`);
-  return known;
+  if (!isDataBackendType(short)) throw section.error("type", `DataBackend type ${type} unsupported.`);
+  return short;
 }
 
 function readIoLimits(section: ConfigSection, readsFallback = 1): IoLimits {

@@ -110,6 +110,8 @@ Deno.test("loadConfig: embedded default for a user", async () => {
     simultaneousReads: 5,
     bandwidthRead: 0,
     bandwidthWrite: 0,
+    cleanupGraceSeconds: 0,
+    s3: null,
   });
   assert.equal(section.name, "DataBackend");
   assert.deepEqual(config.ioFile, { simultaneousReads: 5, simultaneousWrites: 5 });
@@ -422,9 +424,10 @@ Deno.test("loadConfig: sqlite paths, absolute and relative to cwd", async () => 
 });
 
 Deno.test("loadConfig: data backend types", async () => {
+  const s3Keys = { bucket_name: "b", aws_access_key_id: "id", aws_secret_access_key: "secret", host: "h:9000" };
   for (const type of ["null", "s3", "minio"] as const) {
     const { config } = await loadWith({
-      DataBackend: { type: `backy2.data_backends.${type}`, path: null, simultaneous_writes: null },
+      DataBackend: { type: `backy2.data_backends.${type}`, path: null, simultaneous_writes: null, ...s3Keys },
     });
     assert.equal(config.data.type, type);
     assert.equal(config.data.path, "");
@@ -439,15 +442,20 @@ Deno.test("loadConfig: data backend types", async () => {
 
 Deno.test("loadConfig: data section gives backend-specific keys with their files", async () => {
   const { config, file } = await loadWith({
-    DataBackend: { type: "backy2.data_backends.s3", bucket_name: "b", aws_access_key_id: "id" },
+    DataBackend: {
+      type: "backy2.data_backends.s3",
+      bucket_name: "b",
+      aws_access_key_id: "id",
+      aws_secret_access_key: "secret",
+    },
   });
   assert.equal(config.data.section.get("bucket_name"), "b");
   assert.equal(config.data.section.file("bucket_name"), file);
   assert.equal(config.data.section.get("region_name"), undefined);
   assert.equal(config.data.section.file("region_name"), undefined);
   assertBackyError(
-    () => config.data.section.require("aws_secret_access_key"),
-    `Configuration error in ${file}, section [DataBackend], key aws_secret_access_key: missing.`,
+    () => config.data.section.require("endpoint_url"),
+    `Configuration error in ${file}, section [DataBackend], key endpoint_url: missing.`,
     1,
   );
 });

@@ -9,9 +9,12 @@
  * sees the blob: the race behind Benji's issue 119 cannot happen, even with no grace period.
  *
  * Full cleanup compares every blob in the store with the catalog; blobs a running backup has written but not
- * yet recorded look unreferenced, so it needs the global lock exclusively (no other backy2 running). Holding
- * it, nothing can be claiming a blob, so the delete candidates that nothing uses go at once, without the fast
- * cleanup's grace period.
+ * yet recorded look unreferenced, so it needs the global lock exclusively (no other backy2 running on this
+ * host). Holding it, nothing on this host can be claiming a blob, so the delete candidates that nothing uses go
+ * at once, without the fast cleanup's grace period. A backup on another host that shares the store may still
+ * be writing blobs it has not recorded, so unreferenced blobs younger than `cleanup_grace_hours` stay; the
+ * cut-off is taken before the catalog is read, so an older blob was written at least that long before the
+ * catalog's answer.
  */
 import type { Engine } from "./engine.ts";
 import { BackyError } from "../util/errors.ts";
@@ -35,8 +38,7 @@ export async function fastCleanup(engine: Engine, dangerousForce: boolean): Prom
     const chunk = candidates.slice(start, start + CHUNK).map((c) => c.uid);
     log.info(`Deleting ${chunk.length} blocks`);
     const started = performance.now();
-    const missing: string[] = [];
-    for (const uid of chunk) if (!await store.remove(uid)) missing.push(uid);
+    const missing = await store.removeMany(chunk);
     if (missing.length) log.debug(`Cleanup-fast: Unable to delete these UIDs from data backend: ${missing.join(", ")}`);
     const dbStarted = performance.now();
     catalog.forgetDeleted(chunk);
@@ -65,26 +67,36 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined, fo
     throw new BackyError("Other backy instances are running.", { quoted: true });
   }
   try {
+    const grace = engine.settings.cleanupGraceSeconds;
+    const cutoff = now().getTime() - grace * 1000;
     const used = catalog.usedBlobUids(prefix);
     let total = 0;
+    let young = 0;
     const unused: string[] = [];
-    for await (const uid of store.list(prefix)) {
+    for await (const { uid, modified } of store.list(prefix)) {
       total++;
-      if (!used.has(uid)) unused.push(uid);
+      if (used.has(uid)) continue;
+      if (modified.getTime() > cutoff) young++;
+      else unused.push(uid);
     }
     if (!force) refuseMassDeletion(unused.length, total, catalog.listVersions().length === 0);
     const stillUsed = catalog.dropUnusedBlobs(prefix);
-    let removed = 0;
-    for (const uid of unused) {
-      if (stillUsed.has(uid)) continue;
-      log.debug(`Cleanup: Removing UID ${uid}`);
-      await store.remove(uid);
-      removed++;
+    const doomed = unused.filter((uid) => !stillUsed.has(uid));
+    for (let start = 0; start < doomed.length; start += CHUNK) {
+      const chunk = doomed.slice(start, start + CHUNK);
+      for (const uid of chunk) log.debug(`Cleanup: Removing UID ${uid}`);
+      await store.removeMany(chunk);
     }
-    log.info(`Cleanup: Removed ${removed} blobs`);
+    log.info(`Cleanup: Removed ${doomed.length} blobs`);
+    if (young > 0) {
+      log.info(
+        `Cleanup: Kept ${young} unreferenced blobs younger than ${grace / 3600} hours (cleanup_grace_hours); ` +
+          "a backup may still be writing them.",
+      );
+    }
     const unfinished = await store.removeUnfinished(prefix);
     if (unfinished > 0) log.info(`Cleanup: Removed ${unfinished} unfinished blob writes (*.blob.tmp)`);
-    return removed;
+    return doomed.length;
   } finally {
     locks.lock("backy", "shared");
   }

@@ -125,6 +125,7 @@ async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Prom
       encryptionVersion: 0,
       processName: "backy2",
       readAhead: 6,
+      cleanupGraceSeconds: 0,
     },
     catalog,
     store,

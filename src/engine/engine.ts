@@ -20,6 +20,8 @@ export interface EngineSettings {
   processName: string;
   /** Blocks read ahead of the hashing. */
   readAhead: number;
+  /** `cleanup --full` leaves unreferenced blobs younger than this alone (another host may be writing them). */
+  cleanupGraceSeconds: number;
 }
 
 export interface Engine {

@@ -1,7 +1,8 @@
 /**
  * The block store: where blob bytes live, addressed by 32-character blob uid.
  *
- * Backends (file, null; S3 later) implement {@link BlockStore} and keep bytes as given. Features that wrap a
+ * Backends (file, S3, memory, null) implement {@link BlockStore} and keep bytes as given; src/store/registry.ts
+ * says which configuration type builds which. Features that wrap a
  * backend (encryption, throttling, retries) are BlockStores around another one: an encrypting wrapper
  * returns the {@link Encoding} it used from `write` and needs it back for `read`, which is why the catalog
  * keeps it per blob (backy2's enc_version, enc_envkey, enc_nonce).
@@ -42,6 +43,13 @@ export class BlobCorruptError extends BlobUnreadableError {
   }
 }
 
+/** A blob as a listing shows it. */
+export interface StoredBlob {
+  uid: string;
+  /** When the store last wrote it (a file's mtime, an object's LastModified). */
+  modified: Date;
+}
+
 export interface BlockStore {
   /** Stores a block's plain bytes; durable only after a later {@link flush} resolves. */
   write(uid: string, data: Uint8Array): Promise<Encoding>;
@@ -55,8 +63,16 @@ export interface BlockStore {
   read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array>;
   /** Deletes a blob; false when it did not exist. */
   remove(uid: string): Promise<boolean>;
-  /** Every blob uid in the store (starting with `prefix`, when given). */
-  list(prefix?: string): AsyncIterable<string>;
+  /**
+   * Deletes blobs (a store may do it in batches); returns the uids that did not exist, as far as the store can
+   * tell (S3 cannot: it reports a missing key as deleted).
+   */
+  removeMany(uids: string[]): Promise<string[]>;
+  /**
+   * Every blob in the store whose uid starts with `prefix` (when given) and sorts after `startAfter` (when
+   * given), in ascending uid order, so that an interrupted listing can resume where it stopped.
+   */
+  list(prefix?: string, startAfter?: string): AsyncIterable<StoredBlob>;
   /**
    * Deletes what interrupted writes left behind (never referenced by the catalog); returns how many. Only
    * safe while nothing writes to the store: `cleanup --full` holds the global lock exclusively.

@@ -20,6 +20,7 @@ import {
   type BlockStore,
   type Encoding,
   PLAIN,
+  type StoredBlob,
 } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
 import { describeKind, RawFile } from "../platform/posix_io.ts";
@@ -106,8 +107,25 @@ export class FileStore implements BlockStore {
     }
   }
 
-  async *list(prefix = ""): AsyncIterable<string> {
-    for await (const { uid } of this.files(prefix, ".blob")) yield uid;
+  async removeMany(uids: string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const uid of uids) if (!await this.remove(uid)) missing.push(uid);
+    return missing;
+  }
+
+  /** Blobs in uid order: the directory levels are the uid's first characters, and each level is sorted. */
+  async *list(prefix = "", startAfter = ""): AsyncIterable<StoredBlob> {
+    for await (const { uid, path } of this.files(prefix, ".blob")) {
+      if (uid <= startAfter) continue;
+      let modified: Date;
+      try {
+        modified = (await Deno.stat(path)).mtime ?? new Date(0);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue; // removed meanwhile
+        throw error;
+      }
+      yield { uid, modified };
+    }
   }
 
   /** Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog). */
@@ -124,11 +142,13 @@ export class FileStore implements BlockStore {
     for (const first of await subdirectories(this.root, prefix.slice(0, 2))) {
       for (const second of await subdirectories(join(this.root, first), prefix.slice(2, 4))) {
         const dir = join(this.root, first, second);
+        const found: { uid: string; path: string }[] = [];
         for await (const entry of Deno.readDir(dir)) {
           if (!entry.isFile || !entry.name.endsWith(suffix)) continue;
           const uid = entry.name.slice(0, -suffix.length);
-          if (!uid.includes(".") && uid.startsWith(prefix)) yield { uid, path: join(dir, entry.name) };
+          if (!uid.includes(".") && uid.startsWith(prefix)) found.push({ uid, path: join(dir, entry.name) });
         }
+        yield* found.sort((a, b) => a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0);
       }
     }
   }

@@ -2,7 +2,7 @@
  * The null data backend (behavior §17.4): writes go nowhere, for measuring everything but storage. Reading
  * a blob back is impossible by design and reported as a missing blob.
  */
-import { BlobNotFoundError, type BlockStore, type Encoding, PLAIN } from "./block_store.ts";
+import { BlobNotFoundError, type BlockStore, type Encoding, PLAIN, type StoredBlob } from "./block_store.ts";
 
 export class NullStore implements BlockStore {
   write(_uid: string, _data: Uint8Array): Promise<Encoding> {
@@ -19,7 +19,10 @@ export class NullStore implements BlockStore {
   remove(_uid: string): Promise<boolean> {
     return Promise.resolve(true);
   }
-  async *list(_prefix?: string): AsyncIterable<string> {}
+  removeMany(_uids: string[]): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+  async *list(_prefix?: string, _startAfter?: string): AsyncIterable<StoredBlob> {}
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
   }

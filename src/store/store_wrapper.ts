@@ -1,8 +1,8 @@
 /**
- * The base of block-store wrappers (encryption, throttling): every call goes to the store inside unless the
+ * The base of block-store wrappers (encryption, throttling, retries): every call goes to the store inside unless the
  * wrapper overrides it, so a wrapper states only what it changes.
  */
-import type { BlockStore, Encoding } from "./block_store.ts";
+import type { BlockStore, Encoding, StoredBlob } from "./block_store.ts";
 
 export abstract class StoreWrapper implements BlockStore {
   constructor(protected readonly inner: BlockStore) {}
@@ -19,8 +19,11 @@ export abstract class StoreWrapper implements BlockStore {
   remove(uid: string): Promise<boolean> {
     return this.inner.remove(uid);
   }
-  list(prefix?: string): AsyncIterable<string> {
-    return this.inner.list(prefix);
+  removeMany(uids: string[]): Promise<string[]> {
+    return this.inner.removeMany(uids);
+  }
+  list(prefix?: string, startAfter?: string): AsyncIterable<StoredBlob> {
+    return this.inner.list(prefix, startAfter);
   }
   removeUnfinished(prefix?: string): Promise<number> {
     return this.inner.removeUnfinished(prefix);
