@@ -124,6 +124,8 @@ async function readBody(response: Response, into: ArrayBuffer | undefined, what:
   const target = into && into.byteLength >= expected ? new Uint8Array(into, 0, expected) : new Uint8Array(expected);
   const reader = response.body.getReader();
   let filled = 0;
+  const cutShort = (how: string) =>
+    new TransientError(`${what}: the body was cut short (${filled} of ${expected} bytes${how})`);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -134,12 +136,14 @@ async function readBody(response: Response, into: ArrayBuffer | undefined, what:
       target.set(value, filled);
       filled += value.length;
     }
+  } catch (error) {
+    // fetch itself may notice the short body (a read error) or not (an early end, checked below).
+    if (error instanceof TypeError) throw cutShort(`: ${networkProblem(error)}`);
+    throw error;
   } finally {
     reader.releaseLock();
   }
-  if (filled < expected) {
-    throw new TransientError(`${what}: the body was cut short (${filled} of ${expected} bytes)`);
-  }
+  if (filled < expected) throw cutShort("");
   return target;
 }
 

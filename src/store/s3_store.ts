@@ -19,7 +19,7 @@ import {
 } from "./block_store.ts";
 import { S3Client, S3Error } from "./s3_client.ts";
 import { deleteRequest, parseDeleteResult, parseListPage } from "./s3_xml.ts";
-import { Retrier, RetryStore, TransientError } from "./retry_store.ts";
+import { Retrier, type RetryLog, RetryStore, TransientError } from "./retry_store.ts";
 import type { StoreContext } from "./registry.ts";
 import type { S3Settings } from "../config/s3_config.ts";
 
@@ -148,7 +148,7 @@ export class S3Store implements BlockStore {
     await this.client.send({
       method: "GET",
       url: this.client.bucketUrl({ "list-type": "2", "max-keys": "1" }),
-      target: this.bucket,
+      target: `${this.bucket} at ${this.client.settings.endpoint}`,
       xmlAnswer: true,
     });
   }
@@ -173,9 +173,13 @@ function parseAnswer<T>(parse: () => T, operation: string): T {
   }
 }
 
-/** The S3 backend the configuration describes, with retries, after checking that its bucket answers. */
-export async function openS3Store({ config, log }: StoreContext): Promise<BlockStore> {
-  const settings: S3Settings = config.data.s3!;
+/** The S3 backend the configuration describes (see {@link openS3}). */
+export function openS3Store({ config, log }: StoreContext): Promise<BlockStore> {
+  return openS3(config.data.s3!, log);
+}
+
+/** The S3 backend with retries, after checking that its bucket answers. */
+export async function openS3(settings: S3Settings, log: RetryLog): Promise<BlockStore> {
   const store = new S3Store(new S3Client(settings));
   const retrier = new Retrier({ deadlineSeconds: settings.retryDeadline }, log);
   await retrier.run(`the check of bucket ${settings.bucket} at ${settings.endpoint}`, () => store.check());
