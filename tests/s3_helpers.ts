@@ -4,6 +4,7 @@
  * a gateway these tests fail, never skip. Buckets are made, inspected and removed with tools other than
  * backy2's own client: `curl --aws-sigv4` and `radosgw-admin`.
  */
+import { DatabaseSync } from "node:sqlite";
 import { type ConfigOptions, Sandbox } from "./helpers.ts";
 
 export interface Gateway {
@@ -125,4 +126,61 @@ export async function replaceDataBackend(sandbox: Sandbox, dataBackend: string[]
   const text = await Deno.readTextFile(sandbox.config);
   const replaced = text.replace(/\[DataBackend\][\s\S]*?(?=\n\[|$)/, dataBackend.join("\n") + "\n");
   await Deno.writeTextFile(sandbox.config, replaced);
+}
+
+/** Uploads files as objects (key → file path) with one curl process. */
+export async function putObjects(gateway: Gateway, bucket: string, objects: [key: string, path: string][]) {
+  const pairs = objects.flatMap(([key, path]) => ["-T", path, `${gateway.endpoint}/${bucket}/${key}`]);
+  const output = await new Deno.Command("curl", {
+    args: [
+      "-sf",
+      "--max-time",
+      "120",
+      "--user",
+      `${gateway.key}:${gateway.secret}`,
+      "--aws-sigv4",
+      "aws:amz:us-east-1:s3",
+      "-H",
+      "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+      "-o",
+      "/dev/null",
+      ...pairs,
+    ],
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`uploading to ${bucket} failed: ${decoder.decode(output.stderr)}`);
+}
+
+/** The bytes of one object, as curl gets them. */
+export async function getObject(gateway: Gateway, bucket: string, key: string): Promise<Uint8Array> {
+  const output = await new Deno.Command("curl", {
+    args: [
+      "-sf",
+      "--max-time",
+      "60",
+      "--user",
+      `${gateway.key}:${gateway.secret}`,
+      "--aws-sigv4",
+      "aws:amz:us-east-1:s3",
+      "-H",
+      "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+      `${gateway.endpoint}/${bucket}/${key}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`getting ${bucket}/${key} failed: ${decoder.decode(output.stderr)}`);
+  return output.stdout;
+}
+
+/** The blob uids that committed versions reference (a white-box look into the catalog, to compare with the bucket). */
+export function referencedBlobUids(catalogPath: string): string[] {
+  const db = new DatabaseSync(catalogPath, { readOnly: true });
+  try {
+    const query = "SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND refs > 0";
+    const rows = db.prepare(query).all() as { uid: string }[];
+    return rows.map((row) => row.uid).sort();
+  } finally {
+    db.close();
+  }
 }
