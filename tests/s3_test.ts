@@ -169,8 +169,10 @@ if (gateway) {
       await Deno.writeFile(sb.path("img"), source);
       const child = spawnBacky(["-c", sb.config, "backup", sb.url("img"), "vm"]);
       const output = child.output();
+      let exited = false;
+      output.finally(() => exited = true);
       const deadline = Date.now() + 60_000;
-      while (recordedBlocks(sb) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (recordedBlocks(sb) === 0 && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       child.kill("SIGINT");
       const interrupted = await output;
       assertEquals(interrupted.code, 130, "exit code of the interrupted backup");
