@@ -8,6 +8,7 @@ import { randomFillSync } from "node:crypto";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
 import { newBlobUid } from "../src/store/blob_uid.ts";
 import { rbdBench } from "./bench_rbd.ts";
+import { s3Bench } from "./bench_s3.ts";
 import { openSslDigest } from "../src/platform/libcrypto.ts";
 import { RawFile } from "../src/platform/posix_io.ts";
 import { Buffer } from "node:buffer";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     "store-dir": { type: "string" },
     "size-mib": { type: "string" },
     ceph: { type: "boolean" }, // rbd:// rows (scripts/bench_rbd.ts); also when BACKY2_CEPH_CONF is set
+    s3: { type: "boolean" }, // S3 rows (scripts/bench_s3.ts)
   },
 });
 const dir = resolve(values.dir ?? join(root, ".bench"));
@@ -270,6 +272,8 @@ async function main(): Promise<void> {
   if (values.ceph || Deno.env.get("BACKY2_CEPH_CONF")) {
     rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: writeConfig("rbd"), timed }));
   }
+
+  if (values.s3) rows.push(...await s3Bench({ root, sourceFile: source, sizeMiB, dir, timed }));
 
   print(rows, hashRate);
 }
