@@ -27,6 +27,7 @@ import {
 import {
   bucketKeys,
   createBucket,
+  curlS3,
   type Gateway,
   gatewayOrFailingTest,
   getObject,
@@ -139,6 +140,17 @@ if (gateway) {
         assertMatch(full, /Cleanup: Removed 1 blobs/);
         await assertBucketMatchesCatalog(sb, bucket, "after the full cleanup");
         await ok(sb, ["scrub", uid2]);
+
+        // A key that is gone is a missing block, as a missing file is: reported, and the version invalidated.
+        const lost = referencedBlobUids(sb.path("backy.sqlite"))[0];
+        assertEquals((await curlS3(gw, "DELETE", `/${bucket}/${lost}`)).status, 204);
+        const scrubbed = await sb.run(["scrub", uid2]);
+        expectRun(scrubbed, { code: 20 }, "scrub with a missing object");
+        assertMatch(
+          scrubbed.stderr,
+          new RegExp(`Exception during reading from the data backend: Key ${lost} not found\\.`),
+        );
+        assertEquals((await sb.version(uid2)).valid, "0");
       });
     });
   }
