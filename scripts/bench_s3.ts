@@ -143,6 +143,7 @@ export async function s3Bench(options: S3BenchOptions): Promise<S3BenchRow[]> {
     const put = await curl(gw, files.flatMap((file, i) => ["-T", file, url(i)]));
     const get = await curl(gw, files.flatMap((_, i) => ["-o", "/dev/null", url(i)]));
     const cfg = config(options, gw, bucket);
+    await run(join(options.root, "scripts/backy2"), ["-c", cfg, "initdb"]);
     const backup = await options.timed(["-c", cfg, "backup", `file://${source}`, "s3-bench"]);
     const target = join(options.dir, "s3-restored.img");
     await Deno.remove(target).catch(() => {});
