@@ -1,6 +1,7 @@
 /**
  * scripts/bench: measures backy2's data jobs against a hash baseline taken in the same run (see the README).
- * Each job runs the real CLI as a separate process under GNU time for its peak RSS.
+ * Each job runs the real CLI as a separate process under GNU time for its peak RSS. Data sets: a random file and
+ * an ext4 image (scripts/bench_image.ts); `--peers` adds restic and borg on the same files (scripts/bench_peers.ts).
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
@@ -11,7 +12,10 @@ import { rbdBench } from "./bench_rbd.ts";
 import { s3Bench } from "./bench_s3.ts";
 import { openSslDigest } from "../src/platform/libcrypto.ts";
 import { RawFile } from "../src/platform/posix_io.ts";
-import { Buffer } from "node:buffer";
+import { duMiB, identityNote, MiB, run, sameContent, type Timed, timedCommand } from "./bench_run.ts";
+import { type ImageSet, prepareImages } from "./bench_image.ts";
+import { peerRows, peerVersions } from "./bench_peers.ts";
+import { applyTargets, printTable, type Row } from "./bench_table.ts";
 
 const root = resolve(import.meta.dirname!, "..");
 const { values } = parseArgs({
@@ -22,24 +26,31 @@ const { values } = parseArgs({
     "size-mib": { type: "string" },
     ceph: { type: "boolean" }, // rbd:// rows (scripts/bench_rbd.ts); also when BACKY2_CEPH_CONF is set
     s3: { type: "boolean" }, // S3 rows (scripts/bench_s3.ts)
+    peers: { type: "boolean" },
+    "image-size": { type: "string" },
+    "image-from": { type: "string" },
+    "no-image": { type: "boolean" },
+    // Small data (256 MiB file, 256M image from /usr/share/doc) and only the file, image and peer rows.
+    quick: { type: "boolean" },
+    // Set only when asked: older backy2 versions of this tool do not know these [DataBackend] keys.
+    compression: { type: "string" },
+    "compression-level": { type: "string" },
   },
 });
+const quick = values.quick ?? false;
 const dir = resolve(values.dir ?? join(root, ".bench"));
 const storeDir = resolve(values["store-dir"] ?? join(dir, "store"));
-const sizeMiB = Number(values["size-mib"] ?? 2048);
-const MiB = 1048576;
-
-interface Row {
-  job: string;
-  seconds: number;
-  mibPerSec?: number;
-  rssMiB: number;
-  note?: string;
-}
+const sizeMiB = Number(values["size-mib"] ?? (quick ? 256 : 2048));
+const imageSize = values["image-size"] ?? Deno.env.get("BENCH_IMAGE_SIZE") ?? (quick ? "256M" : "2G");
+const imageFrom = values["image-from"] ?? Deno.env.get("BENCH_IMAGE_FROM") ?? (quick ? "/usr/share/doc" : "/usr/share");
 
 /** A config whose catalog and store live in `{storeDir}/{name}`; `backend` `null` discards blobs. */
 function writeConfig(name: string, extra = "", backend: "file" | "null" = "file"): string {
   const path = join(dir, `${name}.cfg`);
+  const compression = [
+    values.compression === undefined ? "" : `compression: ${values.compression}\n`,
+    values["compression-level"] === undefined ? "" : `compression_level: ${values["compression-level"]}\n`,
+  ].join("");
   Deno.writeTextFileSync(
     path,
     `[DEFAULTS]
@@ -57,7 +68,7 @@ type: backy2.data_backends.${backend}
 path: ${storeDir}/${name}/data
 simultaneous_writes: 5
 simultaneous_reads: 5
-[io_file]
+${compression}[io_file]
 simultaneous_reads: 5
 simultaneous_writes: 5
 `,
@@ -67,19 +78,14 @@ simultaneous_writes: 5
 }
 
 /** Runs backy2 under GNU time; returns wall seconds, peak RSS and stdout. */
-async function timed(args: string[]): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
+function timed(args: string[]): Promise<Timed> {
   const deno = join(root, "node_modules/.bin/deno");
-  const started = performance.now();
-  const output = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "RSS_KB=%M", deno, "run", "--allow-all", "--quiet", "--no-prompt", join(root, "main.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const seconds = (performance.now() - started) / 1000;
-  const stderr = new TextDecoder().decode(output.stderr);
-  if (!output.success) throw new Error(`backy2 ${args.join(" ")} failed:\n${stderr}`);
-  const rss = Number(/RSS_KB=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
-  return { seconds, rssMiB: rss, stdout: new TextDecoder().decode(output.stdout) };
+  return timedCommand(deno, ["run", "--allow-all", "--quiet", "--no-prompt", join(root, "main.ts"), ...args]);
+}
+
+/** The `du` of a bench store's blobs (its data directory). */
+function storeMiB(name: string): Promise<number> {
+  return duMiB(join(storeDir, name, "data"));
 }
 
 function makeSourceFile(path: string, mib: number): void {
@@ -205,32 +211,110 @@ async function main(): Promise<void> {
   await Deno.remove(storeDir, { recursive: true }).catch(() => {});
   const source = join(dir, "random.img");
   makeSourceFile(source, sizeMiB);
-  await new Deno.Command("cat", { args: [source], stdout: "null" }).output(); // into the page cache
+  const images = values["no-image"] ? undefined : await prepareImages(dir, imageSize, imageFrom);
+  for (const path of [source, images?.first, images?.changed]) {
+    if (path) await new Deno.Command("cat", { args: [path], stdout: "null" }).output(); // into the page cache
+  }
   const hashRate = await hashBaseline(source);
   Deno.mkdirSync(storeDir, { recursive: true });
   const rows: Row[] = await machineLimits(source);
-  const rate = (seconds: number, mib = sizeMiB) => mib / seconds;
+  rows.push(...await fileRows(source));
+  if (!quick) rows.push(...await syntheticRows());
+  if (images) rows.push(...await imageRows(images));
+  // ---- rbd:// (scripts/bench_rbd.ts): only with --ceph or BACKY2_CEPH_CONF ----
+  if (values.ceph || Deno.env.get("BACKY2_CEPH_CONF")) {
+    rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: writeConfig("rbd"), timed }));
+  }
+  if (values.s3) rows.push(...await s3Bench({ root, sourceFile: source, sizeMiB, dir, timed }));
+  const versions = values.peers ? await peerVersions() : "";
+  if (values.peers) rows.push(...await peerRows(join(storeDir, "peers"), source, sizeMiB, images));
+  applyTargets(rows, hashRate);
+  printHeader(hashRate, images, versions);
+  printTable(rows, hashRate);
+}
 
-  const cfg = writeConfig("file");
-  const first = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
-  rows.push({ job: `first backup, ${sizeMiB} MiB random file`, ...first, mibPerSec: rate(first.seconds) });
-  const uid = first.stdout.trim().split("\n")[0];
-  const again = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
-  rows.push({ job: "re-backup unchanged", ...again, mibPerSec: rate(again.seconds) });
+/** Restores a version to a scratch file, compares it with its source and removes it again. */
+async function restoreRow(cfg: string, uid: string, source: string, job: string, mib: number): Promise<Row> {
   const target = join(dir, "restored.img");
   await Deno.remove(target).catch(() => {});
   const restored = await timed(["-c", cfg, "restore", uid, `file://${target}`]);
   const identical = await sameContent(source, target);
-  rows.push({
-    job: "restore to a file (checksums verified)",
-    ...restored,
-    mibPerSec: rate(restored.seconds),
-    note: identical ? "byte-identical to the source" : "DIFFERS FROM THE SOURCE",
-  });
   await Deno.remove(target).catch(() => {});
-  const scrubbed = await timed(["-c", cfg, "scrub", uid]);
-  rows.push({ job: "scrub", ...scrubbed, mibPerSec: rate(scrubbed.seconds) });
+  return { job, ...restored, mibPerSec: mib / restored.seconds, note: identityNote(identical) };
+}
 
+/** The random file: first backup, unchanged re-backup, restore and scrub. */
+async function fileRows(source: string): Promise<Row[]> {
+  const rate = (seconds: number) => sizeMiB / seconds;
+  const cfg = writeConfig("file");
+  const first = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
+  const uid = first.stdout.trim().split("\n")[0];
+  const firstRow: Row = {
+    job: `first backup, ${sizeMiB} MiB random file`,
+    ...first,
+    mibPerSec: rate(first.seconds),
+    storeMiB: await storeMiB("file"),
+    key: "ours.file.first",
+  };
+  const again = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
+  const againRow: Row = {
+    job: "re-backup unchanged",
+    ...again,
+    mibPerSec: rate(again.seconds),
+    storeMiB: await storeMiB("file"),
+    key: "ours.file.rebackup",
+  };
+  const restored = await restoreRow(cfg, uid, source, "restore to a file (checksums verified)", sizeMiB);
+  const scrubbed = await timed(["-c", cfg, "scrub", uid]);
+  return [firstRow, againRow, restored, { job: "scrub", ...scrubbed, mibPerSec: rate(scrubbed.seconds) }];
+}
+
+/**
+ * The ext4 image: first backup; the changed image as a differential against it, once reading it all and once
+ * reading only the hinted regions (on a copy of the store, so that both find only the first version); restore.
+ */
+async function imageRows(images: ImageSet): Promise<Row[]> {
+  const mib = images.bytes / MiB;
+  const rate = (seconds: number) => mib / seconds;
+  const cfg = writeConfig("image");
+  const first = await timed(["-c", cfg, "-m", "backup", `file://${images.first}`, "image"]);
+  const firstUid = first.stdout.trim().split("\n")[0];
+  const rows: Row[] = [{
+    job: `first backup, ${mib} MiB ext4 image`,
+    ...first,
+    mibPerSec: rate(first.seconds),
+    storeMiB: await storeMiB("image"),
+    key: "ours.image.first",
+  }];
+  await run("cp", ["-a", join(storeDir, "image"), join(storeDir, "image-hinted")]);
+  const hintedCfg = writeConfig("image-hinted");
+  const changed = `file://${images.changed}`;
+  const second = await timed(["-c", cfg, "-m", "backup", "-f", firstUid, changed, "image"]);
+  rows.push({
+    job: "backup of the changed image, -f FIRST (reads it all)",
+    ...second,
+    mibPerSec: rate(second.seconds),
+    storeMiB: await storeMiB("image"),
+    key: "ours.image.second",
+  });
+  const hinted = await timed(["-c", hintedCfg, "backup", "-r", images.hints, "-f", firstUid, changed, "image"]);
+  rows.push({
+    job: "backup of the changed image, -f FIRST -r HINTS",
+    ...hinted,
+    mibPerSec: rate(hinted.seconds),
+    storeMiB: await storeMiB("image-hinted"),
+    note: `reads the ${images.changedRegions} hinted 4 MiB regions; MiB/s of the whole image`,
+    key: "ours.image.hinted",
+  });
+  const secondUid = second.stdout.trim().split("\n")[0];
+  const restored = await restoreRow(cfg, secondUid, images.changed, "restore of the changed image", mib);
+  return [...rows, { ...restored, key: "ours.image.restore" }];
+}
+
+/** Generated sources: null:// throughput, the RSS pair, the 1 TiB differential and `ls` start-up. */
+async function syntheticRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const rate = (seconds: number, mib: number) => mib / seconds;
   const nullCfg = writeConfig("null");
   const null4 = await timed(["-c", nullCfg, "backup", "null://4G", "null4"]);
   rows.push({ job: "backup null://4GB", ...null4, mibPerSec: rate(null4.seconds, 4096) });
@@ -267,33 +351,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) lsTimes.push((await timed(["-c", nullCfg, "ls"])).seconds);
   const ls = Math.min(...lsTimes);
   rows.push({ job: "backy2 ls start-up, 100+ versions (best of 5)", seconds: ls, rssMiB: 0 });
-
-  // ---- rbd:// (scripts/bench_rbd.ts): only with --ceph or BACKY2_CEPH_CONF ----
-  if (values.ceph || Deno.env.get("BACKY2_CEPH_CONF")) {
-    rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: writeConfig("rbd"), timed }));
-  }
-
-  if (values.s3) rows.push(...await s3Bench({ root, sourceFile: source, sizeMiB, dir, timed }));
-
-  print(rows, hashRate);
-}
-
-/** Compares two files in 16 MiB pieces. */
-async function sameContent(a: string, b: string): Promise<boolean> {
-  const [left, right] = [RawFile.open(a, "read"), RawFile.open(b, "read")];
-  const x = new Uint8Array(16 * MiB);
-  const y = new Uint8Array(16 * MiB);
-  try {
-    for (let offset = 0;; offset += x.length) {
-      const [n, m] = await Promise.all([left.readAt(offset, x), right.readAt(offset, y)]);
-      if (n !== m) return false;
-      if (n === 0) return true;
-      if (!Buffer.from(x.buffer, 0, n).equals(Buffer.from(y.buffer, 0, n))) return false;
-    }
-  } finally {
-    left.close();
-    right.close();
-  }
+  return rows;
 }
 
 function walSize(path: string): number {
@@ -304,21 +362,19 @@ function walSize(path: string): number {
   }
 }
 
-function print(rows: Row[], hashRate: number): void {
+function printHeader(hashRate: number, images: ImageSet | undefined, peers: string): void {
   const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
   console.log(`machine: ${navigator.hardwareConcurrency} cores, ${cpu}; data ${dir}; store ${storeDir}`);
-  console.log(`baseline: node:crypto sha512 on 2 workers over the same file: ${hashRate.toFixed(0)} MiB/s\n`);
-  console.log("| job | seconds | MiB/s | ratio to hash rate | peak RSS MiB | note |");
-  console.log("|---|---:|---:|---:|---:|---|");
-  for (const row of rows) {
-    const mibs = row.mibPerSec === undefined ? "" : row.mibPerSec.toFixed(0);
-    const ratio = row.mibPerSec === undefined ? "" : `${((row.mibPerSec / hashRate) * 100).toFixed(0)} %`;
+  console.log(`baseline: node:crypto sha512 on 2 workers over the same file: ${hashRate.toFixed(0)} MiB/s`);
+  if (images) {
     console.log(
-      `| ${row.job} | ${row.seconds.toFixed(2)} | ${mibs} | ${ratio} | ${row.rssMiB ? row.rssMiB.toFixed(0) : ""} | ${
-        row.note ?? ""
-      } |`,
+      `image: ext4 of ${imageSize} from ${imageFrom}; changed image: ${images.changedRegions} of its ` +
+        `${images.regions} 4 MiB regions overwritten with random bytes`,
     );
   }
+  if (values.compression) console.log(`[DataBackend] compression: ${values.compression}`);
+  if (peers) console.log(`peers: ${peers}`);
+  console.log("");
 }
 
 await main();
