@@ -77,6 +77,13 @@ simultaneous_writes: 5
   return path;
 }
 
+/** A config as `writeConfig` makes it, with its catalog created by `backy2 initdb`. */
+async function newStore(name: string, extra = "", backend: "file" | "null" = "file"): Promise<string> {
+  const config = writeConfig(name, extra, backend);
+  await timed(["-c", config, "initdb"]);
+  return config;
+}
+
 /** Runs backy2 under GNU time; returns wall seconds, peak RSS and stdout. */
 function timed(args: string[]): Promise<Timed> {
   const deno = join(root, "node_modules/.bin/deno");
@@ -223,7 +230,7 @@ async function main(): Promise<void> {
   if (images) rows.push(...await imageRows(images));
   // ---- rbd:// (scripts/bench_rbd.ts): only with --ceph or BACKY2_CEPH_CONF ----
   if (values.ceph || Deno.env.get("BACKY2_CEPH_CONF")) {
-    rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: writeConfig("rbd"), timed }));
+    rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: await newStore("rbd"), timed }));
   }
   if (values.s3) rows.push(...await s3Bench({ root, sourceFile: source, sizeMiB, dir, timed }));
   const versions = values.peers ? await peerVersions() : "";
@@ -246,7 +253,7 @@ async function restoreRow(cfg: string, uid: string, source: string, job: string,
 /** The random file: first backup, unchanged re-backup, restore and scrub. */
 async function fileRows(source: string): Promise<Row[]> {
   const rate = (seconds: number) => sizeMiB / seconds;
-  const cfg = writeConfig("file");
+  const cfg = await newStore("file");
   const first = await timed(["-c", cfg, "-m", "backup", `file://${source}`, "bench"]);
   const uid = first.stdout.trim().split("\n")[0];
   const firstRow: Row = {
@@ -276,7 +283,7 @@ async function fileRows(source: string): Promise<Row[]> {
 async function imageRows(images: ImageSet): Promise<Row[]> {
   const mib = images.bytes / MiB;
   const rate = (seconds: number) => mib / seconds;
-  const cfg = writeConfig("image");
+  const cfg = await newStore("image");
   const first = await timed(["-c", cfg, "-m", "backup", `file://${images.first}`, "image"]);
   const firstUid = first.stdout.trim().split("\n")[0];
   const rows: Row[] = [{
@@ -287,7 +294,7 @@ async function imageRows(images: ImageSet): Promise<Row[]> {
     key: "ours.image.first",
   }];
   await run("cp", ["-a", join(storeDir, "image"), join(storeDir, "image-hinted")]);
-  const hintedCfg = writeConfig("image-hinted");
+  const hintedCfg = writeConfig("image-hinted"); // the copied catalog
   const changed = `file://${images.changed}`;
   const second = await timed(["-c", cfg, "-m", "backup", "-f", firstUid, changed, "image"]);
   rows.push({
@@ -315,11 +322,11 @@ async function imageRows(images: ImageSet): Promise<Row[]> {
 async function syntheticRows(): Promise<Row[]> {
   const rows: Row[] = [];
   const rate = (seconds: number, mib: number) => mib / seconds;
-  const nullCfg = writeConfig("null");
+  const nullCfg = await newStore("null");
   const null4 = await timed(["-c", nullCfg, "backup", "null://4G", "null4"]);
   rows.push({ job: "backup null://4GB", ...null4, mibPerSec: rate(null4.seconds, 4096) });
   // The RSS pair runs on the null data backend, so that page-cache effects of earlier jobs do not differ.
-  const discardCfg = writeConfig("discard", "", "null");
+  const discardCfg = await newStore("discard", "", "null");
   const null1g = await timed(["-c", discardCfg, "backup", "null://1G", "null1g"]);
   rows.push({ job: "RSS: backup null://1G (null store)", ...null1g, mibPerSec: rate(null1g.seconds, 1024) });
   const emptyHints = join(dir, "empty-hints.json");
@@ -372,7 +379,10 @@ function printHeader(hashRate: number, images: ImageSet | undefined, peers: stri
         `${images.regions} 4 MiB regions overwritten with random bytes`,
     );
   }
-  if (values.compression) console.log(`[DataBackend] compression: ${values.compression}`);
+  if (values.compression) {
+    const level = values["compression-level"] ? `, compression_level: ${values["compression-level"]}` : "";
+    console.log(`[DataBackend] compression: ${values.compression}${level}`);
+  }
   if (peers) console.log(`peers: ${peers}`);
   console.log("");
 }
