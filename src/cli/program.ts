@@ -51,10 +51,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   rekey: async () => (await import("./cmd_rekey.ts")).rekey,
   "migrate-encryption": async () => (await import("./cmd_migrate_encryption.ts")).migrateEncryptionCommand,
   "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
+  fuse: async () => (await import("./cmd_fuse.ts")).fuse,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
 const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export"]);
+/** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
+const SERVERS = new Set(["fuse"]);
 
 /** Runs backy2 with `argv` (without the program name); returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
@@ -112,7 +115,7 @@ async function runCommand(name: string, ctx: CommandContext): Promise<number> {
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
     const code = await command(ctx);
     const signal = ctx.interruption.signal;
-    if (signal !== null && code === Exit.ok) {
+    if (signal !== null && code === Exit.ok && !SERVERS.has(name)) {
       log.error(`Interrupted by ${signal} after the command had done its work.`);
       return signalExitCode(signal);
     }

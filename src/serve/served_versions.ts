@@ -1,0 +1,82 @@
+/**
+ * The versions a server (the FUSE mount, the NBD server) serves. A version is opened on first use and stays
+ * open until the server ends, and so does a shared lock on it: `rm` (which needs it exclusively) cannot
+ * remove a version that is being served, so cleanup cannot delete its blobs either. With copy-on-write each
+ * version gets one temporary overlay for the server's life, shared by every reader of it.
+ *
+ * Versions still being written by a backup are not served (their block map is a draft).
+ */
+import type { Version } from "../catalog/catalog.ts";
+import type { Engine } from "../engine/engine.ts";
+import { BlockCache, defaultBlockCache, type Image, VersionImage } from "../engine/block_reader.ts";
+import { CowImage } from "../engine/cow_overlay.ts";
+
+export interface ServeOptions {
+  /** Accept writes into a temporary overlay in `cacheDir`. */
+  cow: boolean;
+  cacheDir: string;
+}
+
+/** Why a version cannot be served: it does not exist (or is unfinished), or another process holds its lock. */
+export class NotServableError extends Error {
+  constructor(readonly reason: "unknown" | "locked" | "broken", message: string) {
+    super(message);
+    this.name = "NotServableError";
+  }
+}
+
+export class ServedVersions {
+  private readonly images = new Map<string, Image>();
+  private readonly cache: BlockCache;
+
+  constructor(private readonly engine: Engine, readonly options: ServeOptions) {
+    this.cache = defaultBlockCache(engine.settings.blockSize);
+  }
+
+  /** Every finished version (of one name, when given), by name then date. */
+  list(name?: string): Version[] {
+    const filter = name === undefined ? {} : { name };
+    return this.engine.catalog.listVersions(filter).filter((version) => !version.inProgress);
+  }
+
+  /** The finished version `uid`, read from the catalog now; null when there is none. */
+  find(uid: string): Version | null {
+    if (uid === "" || uid.length > 255) return null;
+    try {
+      const version = this.engine.catalog.getVersion(uid);
+      return version.inProgress ? null : version;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The image of version `uid`, opened (and locked) on first use. */
+  open(uid: string): Image {
+    const open = this.images.get(uid);
+    if (open) return open;
+    const version = this.find(uid);
+    if (!version) throw new NotServableError("unknown", `Version ${uid} not found.`);
+    if (!this.engine.locks.lock(uid, "shared")) {
+      throw new NotServableError("locked", `Version ${uid} is locked by another process.`);
+    }
+    let image: Image;
+    try {
+      const base = VersionImage.open(this.engine, version, this.cache);
+      image = this.options.cow ? CowImage.create(base, this.options.cacheDir) : base;
+    } catch (error) {
+      this.engine.locks.unlock(uid);
+      throw new NotServableError("broken", (error as Error).message);
+    }
+    this.images.set(uid, image);
+    return image;
+  }
+
+  /** Closes every image (their overlays vanish) and releases their locks. */
+  close(): void {
+    for (const [uid, image] of this.images) {
+      image.close();
+      this.engine.locks.unlock(uid);
+    }
+    this.images.clear();
+  }
+}
