@@ -9,7 +9,7 @@ import { BACKY2_SPEC } from "./spec.ts";
 
 const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
-  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog}\n" +
+  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -236,7 +236,7 @@ Deno.test("-h prints the program help and exits 0", () => {
   assert(result.stdout.includes("  -c CONFIGFILE, --configfile CONFIGFILE\n                        "));
   assert(result.stdout.includes("\ncommands:\n  {initdb,backup,"));
   assert(result.stdout.includes("\n    backup              Perform a backup.\n"));
-  assert(result.stdout.endsWith("into this catalog.\n"));
+  assert(result.stdout.endsWith("backup versions as NBD exports.\n"));
   assertEquals(exit("--help", "--bogus").code, 0);
   assertEquals(exit("-mh").code, 0);
 });
@@ -316,7 +316,7 @@ Deno.test("Python repr of strings in messages", () => {
   assert(errorLine("it's").includes(`: invalid choice: "it's" (choose from 'initdb', 'backup', `));
 });
 
-Deno.test("the spec lists the reference subcommands in order, then migrate-catalog", () => {
+Deno.test("the spec lists the reference subcommands in order, then migrate-catalog and nbd", () => {
   assertEquals(BACKY2_SPEC.commands.map((c) => c.name), [
     "initdb",
     "backup",
@@ -341,6 +341,7 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     "due",
     "sla",
     "migrate-catalog",
+    "nbd",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",

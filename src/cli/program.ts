@@ -52,12 +52,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "migrate-encryption": async () => (await import("./cmd_migrate_encryption.ts")).migrateEncryptionCommand,
   "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
+  nbd: async () => (await import("./cmd_nbd.ts")).nbd,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
 const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export"]);
 /** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
-const SERVERS = new Set(["fuse"]);
+const SERVERS = new Set(["fuse", "nbd"]);
 
 /** Runs backy2 with `argv` (without the program name); returns the exit code. */
 export async function run(argv: string[]): Promise<number> {

@@ -110,6 +110,26 @@ function schedulerCommand(name: string, help: string, fields: string): CommandSp
   ]);
 }
 
+const NBD = command("nbd", "Serve all backup versions as NBD exports.", [], [
+  {
+    long: "--bind",
+    dest: "bind",
+    kind: "value",
+    metavar: "HOST:PORT",
+    help: "Listen on this TCP address (127.0.0.1:10809 without it and --socket)",
+  },
+  { long: "--socket", dest: "socket", kind: "value", metavar: "PATH", help: "Listen on this unix socket instead" },
+  flag(undefined, "--cow", "cow", "Accept writes into a temporary overlay that vanishes when the server ends"),
+  {
+    long: "--tls-cert",
+    dest: "tlsCert",
+    kind: "value",
+    metavar: "FILE",
+    help: "Require TLS with this PEM certificate",
+  },
+  { long: "--tls-key", dest: "tlsKey", kind: "value", metavar: "FILE", help: "The PEM private key of --tls-cert" },
+]);
+
 const COMMANDS: CommandSpec[] = [
   command("initdb", "Initialize the database by creating its tables. Existing tables and data are never dropped.", []),
   BACKUP,
@@ -159,9 +179,10 @@ const COMMANDS: CommandSpec[] = [
   command("migrate-catalog", "Import a backy2 2.13.8 catalog into this catalog.", [
     pos("engine", "Import every version of a backy2 2.13.8 SQLite catalog (sqlite:///PATH) into this catalog"),
   ]),
+  NBD,
 ];
 
-/** backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`. */
+/** backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog` and `nbd`. */
 export const BACKY2_SPEC: ProgramSpec = {
   prog: "backy2",
   description: "Backup and restore for block devices.",
