@@ -10,6 +10,7 @@ import { SqliteCatalog } from "../src/catalog/sqlite.ts";
 import { newBlobUid } from "../src/store/blob_uid.ts";
 import { rbdBench } from "./bench_rbd.ts";
 import { s3Bench } from "./bench_s3.ts";
+import { mountBench } from "./bench_mount.ts";
 import { openSslDigest } from "../src/platform/libcrypto.ts";
 import { RawFile } from "../src/platform/posix_io.ts";
 import { duMiB, identityNote, MiB, run, sameContent, type Timed, timedCommand } from "./bench_run.ts";
@@ -272,8 +273,9 @@ async function fileRows(source: string): Promise<Row[]> {
     key: "ours.file.rebackup",
   };
   const restored = await restoreRow(cfg, uid, source, "restore to a file (checksums verified)", sizeMiB);
+  const mounted = await mountBench({ root, config: cfg, uid, sizeMiB, restoreMiBs: restored.mibPerSec!, dir });
   const scrubbed = await timed(["-c", cfg, "scrub", uid]);
-  return [firstRow, againRow, restored, { job: "scrub", ...scrubbed, mibPerSec: rate(scrubbed.seconds) }];
+  return [firstRow, againRow, restored, ...mounted, { job: "scrub", ...scrubbed, mibPerSec: rate(scrubbed.seconds) }];
 }
 
 /**
