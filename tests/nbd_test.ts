@@ -20,6 +20,8 @@ import {
 import { blobOfBlock, flipByte, ServerProcess, sha256, storeAndCatalog, tool } from "./serve_helpers.ts";
 
 const BS = 65536;
+/** The blocks of the first version that are zeros (sparse in the backup). */
+const ZERO_BLOCKS = [3, 10, 17, 24, 31, 38, 45];
 const SERVING = /Serving (\d+) versions over NBD at (\S+) \(/;
 
 interface Versions {
@@ -31,7 +33,7 @@ interface Versions {
 /** Two versions of one image (the second with changed and newly zeroed blocks), both restored. */
 async function makeVersions(sb: Sandbox): Promise<Versions> {
   const rng = new Rng(testSeed());
-  const kinds: BlockKind[] = Array.from({ length: 48 }, (_, i) => i % 7 === 3 ? "zero" : "random");
+  const kinds: BlockKind[] = Array.from({ length: 48 }, (_, i) => ZERO_BLOCKS.includes(i) ? "zero" : "random");
   const image = buildImage(rng, BS, kinds, 48 * BS - 512);
   await Deno.writeFile(sb.path("disk.img"), image);
   const first = await sb.backup([sb.url("disk.img"), "vm"]);
@@ -91,6 +93,12 @@ Deno.test("nbd: nbdinfo lists the exports; nbdcopy and qemu-img compare match th
         const compare = await tool("qemu-img", ["compare", "-f", "raw", "-F", "raw", restored, url(uid)]);
         assertEquals(compare.code, 0, `qemu-img compare ${uid}: ${compare.text}${compare.stderr}`);
       }
+      // Block status (base:allocation): the zero blocks of the first version are holes, the rest data.
+      const map = await tool("nbdinfo", ["--map", "--json", url(v.first)]);
+      assertEquals(map.code, 0, map.stderr);
+      const holes = (JSON.parse(map.text) as { offset: number; length: number; type: number }[])
+        .filter((extent) => extent.type === 3).map((extent) => [extent.offset / BS, extent.length / BS]);
+      assertEquals(holes, ZERO_BLOCKS.map((id) => [id, 1]));
       const info = await tool("nbdinfo", ["--json", url(v.second)]);
       assertEquals(JSON.parse(info.text).exports[0]["is_read_only"], true);
 

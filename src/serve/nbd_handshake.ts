@@ -8,7 +8,7 @@
 import type { Version } from "../catalog/catalog.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Image } from "../engine/block_reader.ts";
-import { NotServableError, type ServedVersions } from "./served_versions.ts";
+import { NotServableError, type VersionSource } from "./served_versions.ts";
 import {
   BASE_ALLOCATION,
   Fields,
@@ -42,7 +42,7 @@ export interface Negotiated {
 export const ALLOCATION_CONTEXT = 1;
 
 export interface HandshakeSettings {
-  served: ServedVersions;
+  served: VersionSource;
   tls: TlsFiles | null;
   log: Logger;
   /** The client's address, for log lines. */

@@ -8,7 +8,7 @@ import { negotiate } from "./nbd_handshake.ts";
 import { ClosedError, Wire } from "./nbd_protocol.ts";
 import { transmit } from "./nbd_transmission.ts";
 import type { TlsFiles } from "./nbd_tls.ts";
-import type { ServedVersions } from "./served_versions.ts";
+import type { VersionSource } from "./served_versions.ts";
 
 export type Endpoint = { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string };
 
@@ -20,7 +20,7 @@ export class NbdServer {
   private constructor(
     private readonly listener: Deno.Listener,
     private readonly endpoint: Endpoint,
-    private readonly served: ServedVersions,
+    private readonly served: VersionSource,
     private readonly tls: TlsFiles | null,
     private readonly log: Logger,
   ) {}
@@ -28,7 +28,7 @@ export class NbdServer {
   /** Starts listening (a stale unix socket nobody listens on is replaced). */
   static async listen(
     endpoint: Endpoint,
-    served: ServedVersions,
+    served: VersionSource,
     tls: TlsFiles | null,
     log: Logger,
   ): Promise<NbdServer> {

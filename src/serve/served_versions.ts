@@ -25,7 +25,15 @@ export class NotServableError extends Error {
   }
 }
 
-export class ServedVersions {
+/** What the servers need of {@link ServedVersions} (tests give a fake). */
+export interface VersionSource {
+  readonly options: ServeOptions;
+  list(name?: string): Version[];
+  find(uid: string): Version | null;
+  open(uid: string): Image;
+}
+
+export class ServedVersions implements VersionSource {
   private readonly images = new Map<string, Image>();
   private readonly cache: BlockCache;
 
