@@ -2,8 +2,9 @@
  * CLI tests of `backy2 nbd` with the real NBD clients of Debian (libnbd-bin: nbdinfo, nbdcopy; qemu-utils:
  * qemu-img, qemu-io): the exports are listed, every export's bytes equal the restore of its version, writes
  * are refused without `--cow` and read back with it (and vanish with the server), a served version cannot be
- * removed, a damaged blob fails its range with EIO and a log line, eight clients at once agree, TLS works and
- * is required once configured, a unix socket works, and bad options are refused with one line.
+ * removed, block status shows the sparse blocks, a damaged blob fails its range with EIO and a log line, eight
+ * clients at once agree, TLS works and is required once configured, a unix socket works, encrypted versions read
+ * through the store stack, and bad options are refused with one line.
  */
 import {
   assert,
@@ -273,5 +274,28 @@ Deno.test("nbd refuses bad options with one line and changes nothing", async () 
     await Deno.writeTextFile(sb.path("file"), "x");
     const notSocket = await sb.run(["nbd", "--socket", sb.path("file")]);
     expectRun(notSocket, { code: 100, stderr: new RegExp(`Cannot listen on ${sb.path("file")}: .* is not a socket`) });
+  });
+});
+
+Deno.test("nbd reads encrypted versions through the store stack (encryption_version 1)", async () => {
+  await withNbdSandbox(async (sb) => {
+    const config = await Deno.readTextFile(sb.config);
+    await Deno.writeTextFile(
+      sb.config,
+      config.replace("encryption_version: 0", `encryption_version: 1\nencryption_key: ${"ab".repeat(32)}`),
+    );
+    const v = await makeVersions(sb);
+    const blob = await Deno.readFile(await blobOfBlock(sb, v.first, 0));
+    const plain = await Deno.readFile(v.restored.get(v.first)!);
+    assert(sha256(blob) !== sha256(plain.subarray(0, BS)), "the blobs are stored encrypted");
+    const { server, url } = await serve(sb);
+    try {
+      for (const [uid, restored] of v.restored) {
+        assertEquals(await nbdcopyHash(url(uid)), sha256(await Deno.readFile(restored)), uid);
+      }
+      expectRun(await server.stop(), { code: 0, stderr: "" });
+    } finally {
+      await server.kill();
+    }
   });
 });

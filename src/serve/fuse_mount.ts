@@ -101,10 +101,13 @@ export class FuseMount {
     if (this.session === null) throw new Error("fuse_session_new failed");
     if (await this.fuse.fuse_session_mount(this.session, cString(this.mountpoint)) !== 0) {
       this.destroy();
-      throw new Error(`Cannot mount a FUSE filesystem at ${this.mountpoint} (is /dev/fuse there and fuse3 installed?)`);
+      const nonRoot = Deno.uid() === 0 ? "" : ", and user_allow_other set in /etc/fuse.conf";
+      throw new Error(
+        `Cannot mount a FUSE filesystem at ${this.mountpoint}: is /dev/fuse there, fuse3 installed${nonRoot}?`,
+      );
     }
     this.loop = this.fuse.fuse_session_loop(this.session);
-    this.loop.finally(() => this.loopEnded = true);
+    this.loop.then(() => this.loopEnded = true, () => this.loopEnded = true);
   }
 
   /** Detaches the mount, waits until the kernel lets go of it and every reply is sent, and frees the session. */
