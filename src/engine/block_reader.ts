@@ -9,7 +9,7 @@
  * Sequential readers (a kernel reading a file page by page, `nbdcopy`) get the next blocks read ahead.
  */
 import type { BlobRef, Version } from "../catalog/catalog.ts";
-import { BlobNotFoundError } from "../store/block_store.ts";
+import { BlobUnreadableError } from "../store/block_store.ts";
 import type { Engine } from "./engine.ts";
 import { checksumOf } from "./hasher.ts";
 import { invalidateBlob } from "./invalidate.ts";
@@ -205,8 +205,8 @@ export class VersionImage implements Image {
     try {
       data = await engine.store.read(uid, ref, buffer);
     } catch (error) {
-      if (!(error instanceof BlobNotFoundError)) {
-        // Maybe passing (a network error): reported, not remembered, nothing invalidated.
+      if (!(error instanceof BlobUnreadableError)) {
+        // Not the blob's fault (a store that cannot be reached): reported, not remembered, nothing invalidated.
         const message = `Cannot read block ${id} of version ${this.uid} (blob ${uid}): ${(error as Error).message}`;
         engine.log.error(message);
         throw new UnreadableBlockError(id, message);

@@ -198,3 +198,19 @@ Deno.test("copy-on-write: writes read back, the rest reads as the backup, the st
     cow.close();
   }
 });
+
+Deno.test("a store failure that is not the blob's fails the read without invalidating; the next read tries again", async () => {
+  const fx = fixture(["data"]);
+  const store = fx.engine.store;
+  let down = true;
+  fx.engine.store = {
+    ...store,
+    read: (uid: string, encoding: Encoding) =>
+      down ? Promise.reject(new Error("connection refused")) : store.read(uid, encoding),
+  } as BlockStore;
+  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(8));
+  await assert.rejects(image.read(0, 10), /Cannot read block 0 of version v1 \(blob blob0\): connection refused/);
+  assert.deepEqual(fx.invalidated, []);
+  down = false;
+  assert.deepEqual(await image.read(0, 10), fx.image.subarray(0, 10));
+});
