@@ -10,8 +10,9 @@ import { FuseMount } from "../serve/fuse_mount.ts";
 import { untilStopped } from "../serve/until_stopped.ts";
 
 export async function fuse(ctx: CommandContext): Promise<number> {
-  const mountpoint = ctx.string("mount")!;
-  await requireDirectory(mountpoint, "Mountpoint");
+  const given = ctx.string("mount")!;
+  await requireDirectory(given, "Mountpoint");
+  const mountpoint = await Deno.realPath(given);
   await requireDirectory(ctx.config.defaults.cachedir, "The cache directory (cachedir)");
   const { log } = ctx;
   const served = new ServedVersions(ctx.engine, { cow: true, cacheDir: ctx.config.defaults.cachedir });

@@ -44,7 +44,7 @@ import {
 import type { Logger } from "../log/logger.ts";
 import { type Image, UnreadableBlockError } from "../engine/block_reader.ts";
 import { type DirEntry, type FuseNode, FuseTree } from "./fuse_tree.ts";
-import { NotServableError, type ServedVersions } from "./served_versions.ts";
+import { NotServableError, type VersionSource } from "./served_versions.ts";
 
 /** Seconds the kernel may cache names and attributes (metadata can change: tags, protection, new versions). */
 const TIMEOUT = 1;
@@ -75,14 +75,14 @@ export class FuseMount {
 
   private constructor(
     readonly mountpoint: string,
-    private readonly served: ServedVersions,
+    private readonly served: VersionSource,
     private readonly log: Logger,
   ) {
     this.tree = new FuseTree(served, Date.now() / 1000);
   }
 
   /** Mounts the tree at `mountpoint` (an existing directory) and starts answering requests. */
-  static async mount(mountpoint: string, served: ServedVersions, log: Logger): Promise<FuseMount> {
+  static async mount(mountpoint: string, served: VersionSource, log: Logger): Promise<FuseMount> {
     const mount = new FuseMount(mountpoint, served, log);
     await mount.start();
     return mount;
@@ -98,7 +98,10 @@ export class FuseMount {
     const table = operationsTable(this.operations());
     this.keep.push(args, table);
     this.session = this.fuse.fuse_session_new(args.struct, table, BigInt(table.length), null);
-    if (this.session === null) throw new Error("fuse_session_new failed");
+    if (this.session === null) {
+      this.destroy();
+      throw new Error("Cannot start a FUSE session (fuse_session_new failed)");
+    }
     if (await this.fuse.fuse_session_mount(this.session, cString(this.mountpoint)) !== 0) {
       this.destroy();
       const nonRoot = Deno.uid() === 0 ? "" : ", and user_allow_other set in /etc/fuse.conf";
@@ -296,10 +299,17 @@ export class FuseMount {
   /** Replies when `work` ends: with `reply`, or with EIO (a bad block was already logged where it was found). */
   private later<T>(req: Req, work: Promise<T>, reply: (result: T) => unknown): void {
     this.pending++;
-    work.then(reply, (error) => {
+    const fail = (error: unknown) => {
       if (!(error instanceof UnreadableBlockError)) this.log.error(`FUSE IO failed: ${(error as Error).message}`);
       this.fuse.fuse_reply_err(req, EIO);
-    }).finally(() => this.pending--);
+    };
+    work.then((result) => {
+      try {
+        reply(result);
+      } catch (error) {
+        fail(error);
+      }
+    }, fail).finally(() => this.pending--);
   }
 
   private opendir(req: Req, ino: Int, fi: Deno.PointerValue): void {
