@@ -109,6 +109,7 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
       encryptionVersion: 0,
       processName: "test",
       readAhead: 2,
+      cleanupGraceSeconds: 0,
     },
     catalog,
     store,
