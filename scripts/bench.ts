@@ -75,9 +75,6 @@ simultaneous_writes: 5
 `,
   );
   Deno.mkdirSync(join(storeDir, name), { recursive: true });
-  // Commands other than initdb no longer create a missing catalog.
-  const initdb = new Deno.Command(join(root, "scripts/backy2"), { args: ["-c", path, "initdb"], stdout: "null" });
-  if (!initdb.outputSync().success) throw new Error(`backy2 -c ${path} initdb failed`);
   return path;
 }
 
