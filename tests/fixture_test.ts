@@ -23,15 +23,7 @@ import {
   sha256File,
   stripProgress,
 } from "./helpers.ts";
-
-const FIXTURE = Deno.env.get("BACKY2_FIXTURE") ?? "/work/shared/fixtures/backy2-2.13.8";
-const haveFixture = (() => {
-  try {
-    return Deno.statSync(`${FIXTURE}/MANIFEST.json`).isFile;
-  } catch {
-    return false;
-  }
-})();
+import { fixtureDir } from "./fixture_path.ts";
 
 interface ManifestVersion {
   seq: number;
@@ -47,12 +39,12 @@ interface Manifest {
   derived_exports_verified_by_reference_import: Record<string, { ls: string; restore_sha256: string }>;
 }
 
-const manifest: Manifest = haveFixture ? JSON.parse(Deno.readTextFileSync(`${FIXTURE}/MANIFEST.json`)) : {
-  encryption_key: "",
-  block_size: 0,
-  versions: [],
-  derived_exports_verified_by_reference_import: {},
-};
+let loadedManifest: Manifest | undefined;
+
+/** The fixture's MANIFEST.json, read on first use. */
+function manifest(): Manifest {
+  return loadedManifest ??= JSON.parse(Deno.readTextFileSync(`${fixtureDir()}/MANIFEST.json`));
+}
 
 /** A writable copy of the fixture, with `@FIXTURE@` replaced in its backy.cfg. */
 class FixtureCopy {
@@ -60,7 +52,7 @@ class FixtureCopy {
 
   static async create(): Promise<FixtureCopy> {
     const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "backy2-fixture-test-" }));
-    await copyTree(FIXTURE, dir);
+    await copyTree(fixtureDir(), dir);
     const cfg = await Deno.readTextFile(`${dir}/backy.cfg`);
     await Deno.writeTextFile(`${dir}/backy.cfg`, cfg.replaceAll("@FIXTURE@", dir));
     return new FixtureCopy(dir);
@@ -95,7 +87,7 @@ class FixtureCopy {
 
   /** A golden output with the copy's paths and this catalog's config in place of the reference's. */
   golden(name: string, stream: "stdout" | "stderr", config: string): string {
-    return Deno.readTextFileSync(`${FIXTURE}/golden/${name}.${stream}`)
+    return Deno.readTextFileSync(`${fixtureDir()}/golden/${name}.${stream}`)
       .replaceAll("@FIXTURE@/backy.cfg", config)
       .replaceAll("@FIXTURE@", this.dir);
   }
@@ -125,7 +117,7 @@ class OurCatalog {
 
   /** Runs the golden entry NAME (its argv after the config) and requires the reference's rc, stdout, stderr. */
   async matchesGolden(name: string, args: string[]): Promise<void> {
-    const rc = Number(Deno.readTextFileSync(`${FIXTURE}/golden/${name}.rc`));
+    const rc = Number(Deno.readTextFileSync(`${fixtureDir()}/golden/${name}.rc`));
     const expected = (stream: "stdout" | "stderr") => stripProgress(this.fixture.golden(name, stream, this.config));
     const golden: Golden = { code: rc, stdout: expected("stdout"), stderr: expected("stderr") };
     expectRun(await this.run(args), DELIBERATE[name]?.(golden) ?? golden, name);
@@ -156,13 +148,13 @@ function ourConfig(dir: string, catalog: string): string {
   return [
     "[DEFAULTS]",
     `logfile: ${dir}/backy.log`,
-    `block_size: ${manifest.block_size}`,
+    `block_size: ${manifest().block_size}`,
     "hash_function: sha512",
     `lock_dir: ${dir}`,
     "process_name: backy2",
     "disallow_rm_when_younger_than_days: 0",
     "encryption_version: 1",
-    `encryption_key: ${manifest.encryption_key}`,
+    `encryption_key: ${manifest().encryption_key}`,
     "",
     "[MetaBackend]",
     "type: backy2.meta_backends.sql",
@@ -197,7 +189,6 @@ async function copyTree(from: string, to: string): Promise<void> {
 function fixtureTest(name: string, fn: (fixture: FixtureCopy) => Promise<void>): void {
   Deno.test({
     name,
-    ignore: !haveFixture,
     async fn() {
       const fixture = await FixtureCopy.create();
       try {
@@ -209,7 +200,7 @@ function fixtureTest(name: string, fn: (fixture: FixtureCopy) => Promise<void>):
   });
 }
 
-const version = (seq: number) => manifest.versions.find((v) => v.seq === seq)!;
+const version = (seq: number) => manifest().versions.find((v) => v.seq === seq)!;
 
 // ---- Migration and reports ----
 
@@ -240,7 +231,7 @@ fixtureTest("a migrated backy2 catalog lists, sizes and counts exactly as the re
 fixtureTest("migrate-catalog run again skips every version with a warning and duplicates nothing", async (fixture) => {
   const catalog = await fixture.migrated("deno");
   const args = ["migrate-catalog", fixture.engine];
-  const warnings = manifest.versions.map((v) =>
+  const warnings = manifest().versions.map((v) =>
     ` WARNING: [backy2.logging] Version ${v.uid} is in this catalog already; not migrated again.\n`
   );
   expectRun(await catalog.run(args), {
@@ -259,7 +250,7 @@ fixtureTest(
   "every migrated version restores as the reference restored it (v1: its corrupted blob)",
   async (fixture) => {
     const catalog = await fixture.migrated("deno");
-    for (const v of manifest.versions) {
+    for (const v of manifest().versions) {
       await catalog.matchesGolden(`restore_v${v.seq}`, [
         "restore",
         v.uid,
@@ -274,15 +265,15 @@ fixtureTest(
 
 fixtureTest("every migrated version scrubs as the reference scrubbed it (v1 exits 20)", async (fixture) => {
   const catalog = await fixture.migrated("deno");
-  for (const v of manifest.versions) await catalog.matchesGolden(`scrub_v${v.seq}`, ["scrub", v.uid]);
+  for (const v of manifest().versions) await catalog.matchesGolden(`scrub_v${v.seq}`, ["scrub", v.uid]);
 });
 
 // ---- Export ----
 
 fixtureTest("export of every migrated version equals the reference's 2.12 dump byte for byte", async (fixture) => {
   const catalog = await fixture.migrated("deno");
-  for (const v of manifest.versions) {
-    const reference = await Deno.readTextFile(`${FIXTURE}/exports/${v.uid}.v2.12.csv`);
+  for (const v of manifest().versions) {
+    const reference = await Deno.readTextFile(`${fixtureDir()}/exports/${v.uid}.v2.12.csv`);
     const path = `${fixture.dir}/ours-${v.uid}.csv`;
     expectRun(await catalog.run(["export", v.uid, path]), { code: 0, stderr: "" });
     assertEquals(await Deno.readTextFile(path), reference, `export of v${v.seq}`);
@@ -305,10 +296,10 @@ interface FixtureDump {
 
 /** Every dump in exports/ with the version it holds and what the reference's import listed for it. */
 function fixtureDumps(): FixtureDump[] {
-  const dumps: FixtureDump[] = manifest.versions.map((v) => ({ path: `exports/${v.uid}.v2.12.csv`, v }));
-  for (const v of manifest.versions) {
+  const dumps: FixtureDump[] = manifest().versions.map((v) => ({ path: `exports/${v.uid}.v2.12.csv`, v }));
+  for (const v of manifest().versions) {
     for (const path of Object.values(v.derived_exports ?? {})) {
-      dumps.push({ path, v, ls: manifest.derived_exports_verified_by_reference_import[path].ls });
+      dumps.push({ path, v, ls: manifest().derived_exports_verified_by_reference_import[path].ls });
     }
   }
   return dumps;
@@ -328,7 +319,7 @@ fixtureTest("each fixture dump (2.1, 2.2, 2.10, 2.12) imports into an empty cata
 
 fixtureTest("export, import into an empty catalog and restore give the same dump and bytes", async (fixture) => {
   const source = await fixture.migrated("deno");
-  for (const v of manifest.versions) {
+  for (const v of manifest().versions) {
     const dump = `${fixture.dir}/roundtrip-${v.seq}.csv`;
     expectRun(await source.run(["export", v.uid, dump]), { code: 0, stderr: "" });
     const target = await fixture.catalog(`roundtrip${v.seq}`);
@@ -345,7 +336,7 @@ fixtureTest("export, import into an empty catalog and restore give the same dump
 fixtureTest("a deno-1 dump keeps tags, expire time, protection, exact dates and stats", async (fixture) => {
   const source = await fixture.migrated("deno");
   const target = await fixture.catalog("deno1");
-  for (const v of manifest.versions) {
+  for (const v of manifest().versions) {
     const exported = await source.run(["-m", "export", "-F", "deno-1", v.uid, "-"]);
     expectRun(exported, { code: 0, stderr: "" });
     assert(exported.stdout.startsWith("backy2-deno Version 1 metadata dump\n"), exported.stdout.slice(0, 80));
@@ -355,9 +346,12 @@ fixtureTest("a deno-1 dump keeps tags, expire time, protection, exact dates and 
   }
   await target.matchesGolden("ls_ms", ["-ms", "ls"]);
   await target.matchesGolden("stats_ms", ["-ms", "stats"]);
-  for (const v of manifest.versions) {
+  for (const v of manifest().versions) {
     const stdout = await target.run(["-m", "export", v.uid, "-"]);
-    expectRun(stdout, { code: 0, stdout: `${await Deno.readTextFile(`${FIXTURE}/exports/${v.uid}.v2.12.csv`)}\n` });
+    expectRun(stdout, {
+      code: 0,
+      stdout: `${await Deno.readTextFile(`${fixtureDir()}/exports/${v.uid}.v2.12.csv`)}\n`,
+    });
   }
   assertEquals(await target.restoreSha(version(9).uid, "deno1-v9.img"), version(9).restore_sha256);
 });
@@ -373,7 +367,7 @@ async function importFails(catalog: OurCatalog, text: string, code: number, mess
 fixtureTest("import refuses a wrong signature, malformed rows and an existing uid, changing nothing", async (fx) => {
   const catalog = await fx.migrated("deno");
   const listing = await catalog.listing();
-  const good = (await Deno.readTextFile(`${FIXTURE}/exports/${version(2).uid}.v2.12.csv`)).split("\r\n");
+  const good = (await Deno.readTextFile(`${fixtureDir()}/exports/${version(2).uid}.v2.12.csv`)).split("\r\n");
   const other = "0d2b7b4e-e9aa-11f1-aa6b-02fc00000001";
   // The same dump under a new uid imports; each corruption of it below must not.
   const renamed = good.map((line) => line.replaceAll(version(2).uid, other));
@@ -452,7 +446,9 @@ fixtureTest("migrate-catalog reads an old-revision backy2 catalog, defaulting th
   downgrade(`${fx.dir}/backy.sqlite`);
   const catalog = await fx.migrated("deno");
   const ls = await catalog.run(["-ms", "ls", "-f", "uid,snapshot_name,tags,expire,protected"]);
-  const expected = manifest.versions.toSorted((a, b) => a.seq - b.seq).map((v) => `${v.uid}||||${v.seq === 1 ? 1 : 0}`);
+  const expected = manifest().versions.toSorted((a, b) => a.seq - b.seq).map((v) =>
+    `${v.uid}||||${v.seq === 1 ? 1 : 0}`
+  );
   const lines = ls.stdout.trimEnd().split("\n").sort();
   assertEquals(lines, expected.sort());
   for (const seq of [2, 3, 4, 5, 6]) {

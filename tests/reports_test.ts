@@ -20,36 +20,28 @@ import { renderReport, type ReportFlags } from "../src/output/report.ts";
 import type { Usage } from "../src/engine/usage.ts";
 import { STATS_FIELDS } from "../src/cli/cmd_stats.ts";
 import { DU_FIELDS } from "../src/cli/cmd_du.ts";
+import { fixtureDir } from "./fixture_path.ts";
 
 const BS = 4096;
 
 // ---- The reference's captured tables ----
 
-const FIXTURE = "/work/shared/fixtures/backy2-2.13.8";
-const GOLDEN = `${Deno.env.get("BACKY2_FIXTURE") ?? FIXTURE}/golden`;
-const haveGolden = (() => {
-  try {
-    return Deno.statSync(GOLDEN).isDirectory;
-  } catch {
-    return false;
-  }
-})();
-
 /** The table lines of a captured stdout (the INFO lines around it dropped). */
 function goldenTable(name: string): string {
-  const lines = Deno.readTextFileSync(`${GOLDEN}/${name}.stdout`).split("\n");
+  const lines = Deno.readTextFileSync(`${fixtureDir()}/golden/${name}.stdout`).split("\n");
   return lines.filter((line) => line.startsWith("+") || line.startsWith("|")).join("\n") + "\n";
 }
 
 function goldenCells(name: string): string[][] {
-  return Deno.readTextFileSync(`${GOLDEN}/${name}.stdout`).split("\n").filter((l) => l !== "").map((l) => l.split("|"));
+  return Deno.readTextFileSync(`${fixtureDir()}/golden/${name}.stdout`).split("\n").filter((l) => l !== "").map((l) =>
+    l.split("|")
+  );
 }
 
 const TABLE: ReportFlags = { machine: false, skipHeader: false, humanReadable: false };
 
 Deno.test({
   name: "the stats and du columns render the reference's captured tables byte for byte",
-  ignore: !haveGolden,
   fn() {
     const stats: StatsRow[] = goldenCells("stats_ms").map((c) => {
       const n = c.map(Number);

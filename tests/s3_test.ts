@@ -38,10 +38,10 @@ import {
   s3DataBackend,
   s3Sandbox,
 } from "./s3_helpers.ts";
+import { fixtureDir } from "./fixture_path.ts";
 
 const BS = 16384;
 const KEY = "3ddd95ed478d194478e27a27a7c4eed19430363e827e1702fc181258cd2e088d";
-const FIXTURE = Deno.env.get("BACKY2_FIXTURE") ?? "/work/shared/fixtures/backy2-2.13.8";
 const gateway = gatewayOrFailingTest("s3_test");
 
 /** A sandbox on a fresh bucket; both are removed afterwards. */
@@ -201,14 +201,15 @@ if (gateway) {
   });
 
   Deno.test("S3: a backy2 2.13.8 setup moves over: flat blobs in a bucket plus the migrated catalog", async () => {
-    const manifest = JSON.parse(await Deno.readTextFile(`${FIXTURE}/MANIFEST.json`)) as {
+    const fixture = fixtureDir();
+    const manifest = JSON.parse(await Deno.readTextFile(`${fixture}/MANIFEST.json`)) as {
       versions: { seq: number; uid: string; restore_sha256: string; contains_corrupted_blob: boolean }[];
     };
     await withBucket("migrate", [], async (sb, bucket, gw) => {
       const blobs: [string, string][] = [];
-      for await (const first of Deno.readDir(`${FIXTURE}/data`)) {
-        for await (const second of Deno.readDir(`${FIXTURE}/data/${first.name}`)) {
-          const dir = `${FIXTURE}/data/${first.name}/${second.name}`;
+      for await (const first of Deno.readDir(`${fixture}/data`)) {
+        for await (const second of Deno.readDir(`${fixture}/data/${first.name}`)) {
+          const dir = `${fixture}/data/${first.name}/${second.name}`;
           for await (const file of Deno.readDir(dir)) blobs.push([file.name.split(".")[0], `${dir}/${file.name}`]);
         }
       }
@@ -219,7 +220,7 @@ if (gateway) {
         text.replace("encryption_version: 0", `encryption_version: 1\nencryption_key: ${KEY}`)
           .replace(/block_size: \d+/, "block_size: 4096"),
       );
-      const migrated = await runBacky(["-c", sb.config, "migrate-catalog", `sqlite:///${FIXTURE}/backy.sqlite`]);
+      const migrated = await runBacky(["-c", sb.config, "migrate-catalog", `sqlite:///${fixture}/backy.sqlite`]);
       expectRun(migrated, { code: 0, stderr: "" }, "migrate-catalog");
       for (const version of manifest.versions) {
         const result = await sb.run(["restore", version.uid, sb.url(`v${version.seq}.img`)]);

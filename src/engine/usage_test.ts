@@ -5,6 +5,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../output/test_assert.ts";
 import { type Usage, type UsageBlock, versionUsage } from "./usage.ts";
+import { fixtureDir } from "../../tests/fixture_path.ts";
 
 const counts = (table: Record<string, number>) => (uid: string) => table[uid] ?? 0;
 
@@ -56,24 +57,11 @@ Deno.test("du groups by blob uid and size", () => {
   assertEquals(result, usage(30, 0, 0, 30, 0, 15, 0));
 });
 
-function fixtureDir(): string | null {
-  for (const dir of [Deno.env.get("BACKY2_FIXTURE"), "/work/shared/fixtures/backy2-2.13.8"]) {
-    try {
-      if (dir !== undefined && Deno.statSync(`${dir}/backy.sqlite`).isFile) return dir;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return null;
-}
-
-const FIXTURE = fixtureDir();
-
 Deno.test({
   name: "du of every fixture version equals the reference's output",
-  ignore: FIXTURE === null,
   fn() {
-    const db = new DatabaseSync(`${FIXTURE}/backy.sqlite`, { readOnly: true });
+    const fixture = fixtureDir();
+    const db = new DatabaseSync(`${fixture}/backy.sqlite`, { readOnly: true });
     try {
       const uses = new Map(
         (db.prepare("SELECT uid, count(*) AS n FROM blocks WHERE uid IS NOT NULL GROUP BY uid").all() as {
@@ -87,7 +75,7 @@ Deno.test({
         const u = versionUsage(blocksOf.all(uid) as unknown as UsageBlock[], (blob) => uses.get(blob) ?? 0);
         return [u.real, u.null, u.dedupOwn, u.dedupOthers, u.individual, u.estSpace, u.estSpaceFreed].join("|");
       });
-      assertEquals(lines.join("\n") + "\n", Deno.readTextFileSync(`${FIXTURE}/golden/du_ms_all.stdout`));
+      assertEquals(lines.join("\n") + "\n", Deno.readTextFileSync(`${fixture}/golden/du_ms_all.stdout`));
     } finally {
       db.close();
     }

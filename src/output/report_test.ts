@@ -7,32 +7,10 @@ import { assertEquals, assertThrows } from "./test_assert.ts";
 import { BackyError } from "../util/errors.ts";
 import { type FieldSpecs, parseCsvRecord } from "./fields.ts";
 import { renderReport, type ReportFlags } from "./report.ts";
-
-/** The fixture lives in `shared/` beside the repository (`$BACKY2_FIXTURE` overrides). */
-function fixtureDir(): string {
-  const candidates = [
-    Deno.env.get("BACKY2_FIXTURE"),
-    new URL("../../../shared/fixtures/backy2-2.13.8", import.meta.url).pathname,
-    "/work/shared/fixtures/backy2-2.13.8",
-  ];
-  for (const dir of candidates) {
-    if (dir !== undefined && isDirectory(dir)) return dir;
-  }
-  throw new Error("backy2 fixture not found; set BACKY2_FIXTURE");
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-const GOLDEN = fixtureDir() + "/golden/";
+import { fixtureDir } from "../../tests/fixture_path.ts";
 
 function golden(name: string): string {
-  return Deno.readTextFileSync(GOLDEN + name + ".stdout");
+  return Deno.readTextFileSync(`${fixtureDir()}/golden/${name}.stdout`);
 }
 
 /** The table part of a captured stdout (the reference logs INFO lines around it). */

@@ -19,8 +19,8 @@ import {
   unwrapKey,
   wrapKey,
 } from "./crypto_v1.ts";
+import { fixtureDir } from "../../tests/fixture_path.ts";
 
-const FIXTURE = "/work/shared/fixtures/backy2-2.13.8";
 const FIXTURE_KEY = "3ddd95ed478d194478e27a27a7c4eed19430363e827e1702fc181258cd2e088d";
 const KEK_256 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -170,7 +170,7 @@ interface FixtureRow {
 function fixtureRows(): FixtureRow[] {
   const dir = Deno.makeTempDirSync({ prefix: "backy2-crypto-test-" });
   try {
-    Deno.copyFileSync(`${FIXTURE}/backy.sqlite`, `${dir}/backy.sqlite`);
+    Deno.copyFileSync(`${fixtureDir()}/backy.sqlite`, `${dir}/backy.sqlite`);
     const db = new DatabaseSync(`${dir}/backy.sqlite`, { readOnly: true });
     const rows = db.prepare(
       "SELECT DISTINCT uid, checksum, size, enc_envkey, enc_nonce FROM blocks WHERE enc_version = 1 ORDER BY uid",
@@ -183,7 +183,7 @@ function fixtureRows(): FixtureRow[] {
 }
 
 function fixtureBlob(uid: string): Uint8Array {
-  return Deno.readFileSync(`${FIXTURE}/data/${uid.slice(0, 2)}/${uid.slice(2, 4)}/${uid}.blob`);
+  return Deno.readFileSync(`${fixtureDir()}/data/${uid.slice(0, 2)}/${uid.slice(2, 4)}/${uid}.blob`);
 }
 
 Deno.test("real backy2 2.13.8 encryption-1 blobs (fixture versions 7–9) decode to their catalog checksums", async () => {

@@ -11,8 +11,8 @@ import { EncryptingStore, MISSING_KEY_TEXT } from "./encrypting_store.ts";
 import { FileStore } from "./file_store.ts";
 import { fromHex } from "./crypto_v1.ts";
 import { BackyError } from "../util/errors.ts";
+import { fixtureDir } from "../../tests/fixture_path.ts";
 
-const FIXTURE = "/work/shared/fixtures/backy2-2.13.8";
 const KEY = fromHex("3ddd95ed478d194478e27a27a7c4eed19430363e827e1702fc181258cd2e088d", 32)!;
 
 interface Row {
@@ -25,8 +25,9 @@ interface Row {
 
 /** One version-0 and one version-1 blob of the fixture, copied into a fresh file store. */
 function fixtureStore(): { root: string; rows: Row[] } {
+  const fixture = fixtureDir();
   const root = Deno.makeTempDirSync({ prefix: "backy2-enc-store-test-" });
-  Deno.copyFileSync(`${FIXTURE}/backy.sqlite`, `${root}/catalog.sqlite`);
+  Deno.copyFileSync(`${fixture}/backy.sqlite`, `${root}/catalog.sqlite`);
   const db = new DatabaseSync(`${root}/catalog.sqlite`, { readOnly: true });
   const pick = (version: number) =>
     db.prepare(
@@ -38,7 +39,7 @@ function fixtureStore(): { root: string; rows: Row[] } {
   for (const { uid } of rows) {
     const dir = `${root}/data/${uid.slice(0, 2)}/${uid.slice(2, 4)}`;
     Deno.mkdirSync(dir, { recursive: true });
-    Deno.copyFileSync(`${FIXTURE}/data/${uid.slice(0, 2)}/${uid.slice(2, 4)}/${uid}.blob`, `${dir}/${uid}.blob`);
+    Deno.copyFileSync(`${fixture}/data/${uid.slice(0, 2)}/${uid.slice(2, 4)}/${uid}.blob`, `${dir}/${uid}.blob`);
   }
   return { root, rows };
 }
