@@ -5,8 +5,9 @@
  * Provides: {@link runBacky} / {@link Sandbox} (spawn and capture code, stdout and stderr; every run is
  * checked for leaked JavaScript stack traces), config writing, a seeded PRNG and image writers, file
  * hashing and comparison, {@link stripProgress} for the timing-dependent progress lines, the exact log-line
- * texts of the reference, and small assertions.
+ * texts of the reference, and the assertions of `node:assert/strict` under the names the tests use.
  */
+import { deepStrictEqual, fail, match as assertMatch, ok as assert } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
@@ -84,7 +85,7 @@ const STACK_TRACE = /^ {4}at |^error: Uncaught|^Stack trace:/m;
 export function assertNoStackTrace(result: RunResult, args: string[] = []): void {
   for (const [stream, text] of [["stdout", result.stdout], ["stderr", result.stderr]]) {
     if (STACK_TRACE.test(text)) {
-      throw new Error(`backy2 ${args.join(" ")} printed a stack trace on ${stream}:\n${describeRun(result)}`);
+      fail(`backy2 ${args.join(" ")} printed a stack trace on ${stream}:\n${describeRun(result)}`);
     }
   }
 }
@@ -508,7 +509,7 @@ export async function assertSameFile(actual: string, expected: string, message =
   const at = await firstDifference(actual, expected);
   if (at >= 0) {
     const sizes = `${(await Deno.stat(actual)).size} vs ${(await Deno.stat(expected)).size} bytes`;
-    throw new Error(`${message ? message + ": " : ""}${actual} differs from ${expected} at byte ${at} (${sizes})`);
+    fail(`${message ? message + ": " : ""}${actual} differs from ${expected} at byte ${at} (${sizes})`);
   }
 }
 
@@ -516,10 +517,10 @@ export async function assertSameFile(actual: string, expected: string, message =
 export async function assertFileBytes(path: string, bytes: Uint8Array, message = ""): Promise<void> {
   const actual = await Deno.readFile(path);
   if (actual.length !== bytes.length) {
-    throw new Error(`${message ? message + ": " : ""}${path} has ${actual.length} bytes, expected ${bytes.length}`);
+    fail(`${message ? message + ": " : ""}${path} has ${actual.length} bytes, expected ${bytes.length}`);
   }
   const at = actual.findIndex((b, i) => b !== bytes[i]);
-  if (at >= 0) throw new Error(`${message ? message + ": " : ""}${path} differs at byte ${at}`);
+  if (at >= 0) fail(`${message ? message + ": " : ""}${path} differs at byte ${at}`);
 }
 
 // ---- Hints ----
@@ -538,22 +539,12 @@ export async function writeHints(path: string, hints: HintEntry[]): Promise<void
 
 // ---- Assertions ----
 
-export function assert(condition: unknown, message = "assertion failed"): asserts condition {
-  if (!condition) throw new Error(message);
-}
+// `ok` and `match` themselves, so that a failing `assert(...)` without a message shows the caller's expression.
+export { assert, assertMatch };
 
-export function assertEquals<T>(actual: T, expected: T, message = ""): void {
-  if (JSON.stringify(actual) === JSON.stringify(expected)) return;
-  throw new Error(
-    `${message ? message + ": " : ""}values differ\n  actual:   ${JSON.stringify(actual)}\n` +
-      `  expected: ${JSON.stringify(expected)}`,
-  );
-}
-
-export function assertMatch(text: string, pattern: RegExp, message = ""): void {
-  if (!pattern.test(text)) {
-    throw new Error(`${message ? message + ": " : ""}${JSON.stringify(text)} does not match ${pattern}`);
-  }
+/** Deep strict equality (`node:assert/strict`): prototypes and `undefined` fields count, key order does not. */
+export function assertEquals<T>(actual: T, expected: T, message?: string): void {
+  deepStrictEqual(actual, expected, message);
 }
 
 /** A run as text, for failure messages. */
@@ -582,7 +573,7 @@ export function expectRun(result: RunResult, expected: Expected, message = ""): 
     }
   }
   if (problems.length) {
-    throw new Error(`${message ? message + ": " : ""}${problems.join("; ")}\n${describeRun(result)}`);
+    fail(`${message ? message + ": " : ""}${problems.join("; ")}\n${describeRun(result)}`);
   }
 }
 

@@ -3,7 +3,6 @@
  * a blob a running backup claimed for deduplication is never handed to a cleanup.
  */
 import assert from "node:assert/strict";
-import { assertEquals } from "../output/test_assert.ts";
 import { SqliteCatalog } from "./sqlite.ts";
 import type { NewBlobRef } from "./catalog.ts";
 
@@ -26,12 +25,12 @@ Deno.test("a committed block map reads back across pages, and identical pages ar
   catalog.commitVersion(a.uid, Uint32Array.from(ids));
   const b = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096, ...LAYOUT });
   catalog.commitVersion(b.uid, Uint32Array.from(ids));
-  assertEquals([...catalog.blockMap(b.uid)], ids);
-  assertEquals(catalog.getVersion(b.uid).valid, true);
-  assertEquals(catalog.referenceCounts().get(ids[2999]), 2);
-  assertEquals(catalog.removeVersion(a.uid), 3000);
-  assertEquals([...catalog.blockMap(b.uid)], ids);
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).length, 0);
+  assert.deepEqual([...catalog.blockMap(b.uid)], ids);
+  assert.equal(catalog.getVersion(b.uid).valid, true);
+  assert.equal(catalog.referenceCounts().get(ids[2999]), 2);
+  assert.equal(catalog.removeVersion(a.uid), 3000);
+  assert.deepEqual([...catalog.blockMap(b.uid)], ids);
+  assert.equal(catalog.takeDeleteCandidates(FAR_FUTURE).length, 0);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -42,8 +41,8 @@ Deno.test("removing the last version using a blob makes it a cleanup candidate",
   const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   catalog.commitVersion(v.uid, Uint32Array.of(id));
   catalog.removeVersion(v.uid);
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
-  assertEquals(catalog.findDedup("sum", 0, 4096), null);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
+  assert.equal(catalog.findDedup("sum", 0, 4096), null);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -54,14 +53,14 @@ Deno.test("a blob claimed by a running backup survives the removal of its last v
   const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   catalog.commitVersion(old.uid, Uint32Array.of(id));
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  assertEquals(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
+  assert.deepEqual(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
   catalog.removeVersion(old.uid);
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
   catalog.commitVersion(running.uid, Uint32Array.of(id));
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
   // Once the running backup's version is gone too, the blob is free.
   catalog.removeVersion(running.uid);
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["shared"]);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["shared"]);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -74,8 +73,8 @@ Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candid
   const killed = catalog.createVersion({ name: "a", snapshotName: "", size: 2, sizeBytes: 8192, ...LAYOUT });
   catalog.saveDraft(killed.uid, Uint32Array.of(id, 0));
   catalog.removeVersion(old.uid);
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE), []);
-  assertEquals([...catalog.blockMap(killed.uid)], [id, 0]);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
+  assert.deepEqual([...catalog.blockMap(killed.uid)], [id, 0]);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -85,9 +84,9 @@ Deno.test("a blob a backup recorded but its committed map does not use becomes a
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   const [first, second] = catalog.addRefs([blob("before-kill", "old"), blob("after-kill", "new")], running.uid);
   catalog.commitVersion(running.uid, Uint32Array.of(second));
-  assertEquals(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);
-  assertEquals(catalog.referenceCounts().get(second), 1);
-  assertEquals(catalog.referenceCounts().get(first) ?? 0, 0);
+  assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);
+  assert.equal(catalog.referenceCounts().get(second), 1);
+  assert.equal(catalog.referenceCounts().get(first) ?? 0, 0);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });

@@ -1,5 +1,5 @@
 /** Unit tests of the buffer pool: its bound, and returned buffers passed on to waiters. */
-import { assertEquals } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { BufferPool } from "./buffers.ts";
 
 const tick = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -10,9 +10,9 @@ Deno.test("BufferPool hands out at most `count` buffers and passes returned ones
   let third: ArrayBuffer | null = null;
   const waiting = pool.take().then((buffer) => third = buffer);
   await tick(1);
-  assertEquals([third, pool.inUse], [null, 2]);
+  assert.deepEqual([third, pool.inUse], [null, 2]);
   pool.give(a);
   await waiting;
-  assertEquals([third === a, pool.inUse], [true, 2]);
+  assert.deepEqual([third === a, pool.inUse], [true, 2]);
   pool.give(b);
 });

@@ -3,7 +3,7 @@
  * against the reference's captured `du` output.
  */
 import { DatabaseSync } from "node:sqlite";
-import { assertEquals } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { type Usage, type UsageBlock, versionUsage } from "./usage.ts";
 import { fixtureDir } from "../../tests/fixture_path.ts";
 
@@ -22,12 +22,12 @@ function usage(
 }
 
 Deno.test("du of a version without blocks is all zero", () => {
-  assertEquals(versionUsage([], counts({})), usage(0, 0, 0, 0, 0, 0, 0));
+  assert.deepEqual(versionUsage([], counts({})), usage(0, 0, 0, 0, 0, 0, 0));
 });
 
 Deno.test("du counts sparse blocks as Null only", () => {
   const blocks: UsageBlock[] = [{ uid: null, size: 4096 }, { uid: null, size: 100 }];
-  assertEquals(versionUsage(blocks, counts({})), usage(0, 4196, 0, 0, 0, 0, 0));
+  assert.deepEqual(versionUsage(blocks, counts({})), usage(0, 4196, 0, 0, 0, 0, 0));
 });
 
 Deno.test("du splits blobs into individual, own duplicates and shared ones", () => {
@@ -42,19 +42,19 @@ Deno.test("du splits blobs into individual, own duplicates and shared ones", () 
   ];
   const result = versionUsage(blocks, counts({ a: 1, b: 2, c: 3, d: 3 }));
   // Est. Space counts each (blob, size) group once: 4096/1 + 4096/2 + 4096/3 + 1000/3 = 7842.67 → 7843
-  assertEquals(result, usage(4096 * 4 + 2000, 4096, 4096, 4096 + 2000, 4096, 7843, 8192));
+  assert.deepEqual(result, usage(4096 * 4 + 2000, 4096, 4096, 4096 + 2000, 4096, 7843, 8192));
 });
 
 Deno.test("du rounds Est. Space half to even at the end", () => {
   // 1/2 + 2/2 = 1.5 → 2; 5/2 = 2.5 → 2
-  assertEquals(versionUsage([{ uid: "a", size: 1 }, { uid: "b", size: 2 }], counts({ a: 2, b: 2 })).estSpace, 2);
-  assertEquals(versionUsage([{ uid: "a", size: 5 }], counts({ a: 2 })).estSpace, 2);
+  assert.equal(versionUsage([{ uid: "a", size: 1 }, { uid: "b", size: 2 }], counts({ a: 2, b: 2 })).estSpace, 2);
+  assert.equal(versionUsage([{ uid: "a", size: 5 }], counts({ a: 2 })).estSpace, 2);
 });
 
 Deno.test("du groups by blob uid and size", () => {
   // The same uid with two sizes forms two groups, each compared with the uid's total use.
   const result = versionUsage([{ uid: "a", size: 10 }, { uid: "a", size: 20 }], counts({ a: 2 }));
-  assertEquals(result, usage(30, 0, 0, 30, 0, 15, 0));
+  assert.deepEqual(result, usage(30, 0, 0, 30, 0, 15, 0));
 });
 
 Deno.test({
@@ -75,7 +75,7 @@ Deno.test({
         const u = versionUsage(blocksOf.all(uid) as unknown as UsageBlock[], (blob) => uses.get(blob) ?? 0);
         return [u.real, u.null, u.dedupOwn, u.dedupOthers, u.individual, u.estSpace, u.estSpaceFreed].join("|");
       });
-      assertEquals(lines.join("\n") + "\n", Deno.readTextFileSync(`${fixture}/golden/du_ms_all.stdout`));
+      assert.deepEqual(lines.join("\n") + "\n", Deno.readTextFileSync(`${fixture}/golden/du_ms_all.stdout`));
     } finally {
       db.close();
     }

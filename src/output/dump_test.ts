@@ -1,5 +1,5 @@
 /** Unit tests of the metadata dump formats: 2.12 as backy2 writes it, the older formats, and deno-1. */
-import { assertEquals, assertThrows } from "./test_assert.ts";
+import assert from "node:assert/strict";
 import { DumpError, parseDump, renderDump212, renderDumpDeno } from "./dump.ts";
 import type { BlockRecord, StatsRow, Version } from "../catalog/catalog.ts";
 
@@ -64,20 +64,20 @@ const DUMP_212 = "backy2 Version 2.12 metadata dump\r\n" +
   `a4c0664042fNzoNXRxvaZ4QQXg5HFA6y,${UID},2,2026-11-26 13:58:17,ecd4,808,0,0,,\r\n`;
 
 Deno.test("the 2.12 dump is backy2's: second dates, date-only expire, minimal quoting, empty sparse fields", () => {
-  assertEquals(renderDump212(VERSION, BLOCKS), DUMP_212);
+  assert.deepEqual(renderDump212(VERSION, BLOCKS), DUMP_212);
 });
 
 Deno.test("a 2.12 dump reads back with second dates, midnight expire, no tags and `\\x` nonces as null", () => {
   const dump = parseDump(DUMP_212.replace(",65a1\r\n", ",\\x\r\n"));
-  assertEquals(dump.format, "2.12");
+  assert.equal(dump.format, "2.12");
   const { inProgress: _, blockSize: _size, hashFunction: _hash, ...version } = VERSION;
-  assertEquals(dump.version, {
+  assert.deepEqual(dump.version, {
     ...version,
     date: "2026-11-26 13:58:16.000000",
     expire: "2020-01-02 00:00:00.000000",
     tags: [],
   });
-  assertEquals(dump.blocks.map((b) => [b.uid, b.encNonce, b.date, b.valid]), [
+  assert.deepEqual(dump.blocks.map((b) => [b.uid, b.encNonce, b.date, b.valid]), [
     ["e0466faf7dFGd3KrcZLFai8rrckRsuMB", null, "2026-11-26 13:58:16.000000", true],
     [null, null, "2026-11-26 13:58:16.000000", true],
     ["a4c0664042fNzoNXRxvaZ4QQXg5HFA6y", null, "2026-11-26 13:58:17.000000", false],
@@ -87,13 +87,13 @@ Deno.test("a 2.12 dump reads back with second dates, midnight expire, no tags an
 Deno.test("the 2.1, 2.2 and 2.10 dumps default what they lack and import blocks without encryption", () => {
   const block = `b,${UID},0,2026-11-26 13:58:16,c,4096,1\r\n`;
   const v21 = parseDump(`backy2 Version 2.1 metadata dump\r\n${UID},2026-11-26 13:58:16,vm,1,4096,0\r\n${block}`);
-  assertEquals([v21.version.snapshotName, v21.version.protected, v21.version.valid, v21.version.expire], [
+  assert.deepEqual([v21.version.snapshotName, v21.version.protected, v21.version.valid, v21.version.expire], [
     "",
     false,
     false,
     null,
   ]);
-  assertEquals(v21.blocks[0], {
+  assert.deepEqual(v21.blocks[0], {
     id: 0,
     uid: "b",
     checksum: "c",
@@ -105,11 +105,11 @@ Deno.test("the 2.1, 2.2 and 2.10 dumps default what they lack and import blocks 
     date: "2026-11-26 13:58:16.000000",
   });
   const v22 = parseDump(`backy2 Version 2.2 metadata dump\r\n${UID},2026-11-26 13:58:16,vm,s,1,4096,1,1\r\n${block}`);
-  assertEquals([v22.version.snapshotName, v22.version.protected, v22.version.expire], ["s", true, null]);
+  assert.deepEqual([v22.version.snapshotName, v22.version.protected, v22.version.expire], ["s", true, null]);
   const v210 = parseDump(
     `backy2 Version 2.10 metadata dump\r\n${UID},2026-11-26 13:58:16,vm,s,1,4096,1,1,2021-03-04\r\n${block}`,
   );
-  assertEquals(v210.version.expire, "2021-03-04 00:00:00.000000");
+  assert.equal(v210.version.expire, "2021-03-04 00:00:00.000000");
 });
 
 Deno.test("a deno-1 dump keeps every field: tags, expire time, microseconds, flags and stats", () => {
@@ -131,32 +131,39 @@ Deno.test("a deno-1 dump keeps every field: tags, expire time, microseconds, fla
   }];
   const text = renderDumpDeno(VERSION, BLOCKS, stats);
   const { inProgress: _, ...version } = VERSION;
-  assertEquals(parseDump(text), { format: "deno-1", version, blocks: BLOCKS, stats });
+  assert.deepEqual(parseDump(text), { format: "deno-1", version, blocks: BLOCKS, stats });
 });
 
+/** The message parseDump refuses `text` with. */
 function failure(text: string): string {
-  return assertThrows(() => parseDump(text), DumpError).message;
+  try {
+    parseDump(text);
+  } catch (error) {
+    assert.ok(error instanceof DumpError, String(error));
+    return error.message;
+  }
+  assert.fail("parseDump accepted the text");
 }
 
 Deno.test("malformed dumps are refused with a message naming the line", () => {
-  assertEquals(failure("backy2 Version 2.13 metadata dump\r\n"), "Wrong import format.");
-  assertEquals(failure("backy2 Version 2.12 metadata dump\r\n"), "The dump has no version row.");
+  assert.equal(failure("backy2 Version 2.13 metadata dump\r\n"), "Wrong import format.");
+  assert.equal(failure("backy2 Version 2.12 metadata dump\r\n"), "The dump has no version row.");
   const head = `backy2 Version 2.12 metadata dump\r\n${UID},2026-11-26 13:58:16,vm,,2,8192,1,0,\r\n`;
-  assertEquals(
+  assert.equal(
     failure(`${head}b,${UID},x,2026-11-26 13:58:16,c,4096,1,0,,\r\n`),
     "Line 3: id must be a non-negative integer, not 'x'.",
   );
-  assertEquals(
+  assert.equal(
     failure(`${head}b,${UID},0,2026-11-26,c,4096,1,0,,\r\n`),
     "Line 3: bad date: time data '2026-11-26' does not match format '%Y-%m-%d %H:%M:%S'.",
   );
-  assertEquals(
+  assert.equal(
     failure(`${head}\r\nb,${UID},2,2026-11-26 13:58:16,c,4096,1,0,,\r\n`),
     "Line 4: block id 2 is outside the version's 2 blocks.",
   );
   const deno = renderDumpDeno(VERSION, BLOCKS, []).split("\n");
   deno[3] = deno[3].replace('"size":4096', '"size":"4096"');
-  assertEquals(failure(deno.join("\n")), "Line 4: size must be a non-negative integer.");
+  assert.equal(failure(deno.join("\n")), "Line 4: size must be a non-negative integer.");
   deno[2] = "{not json";
-  assertEquals(failure(deno.join("\n")), "Line 3: not a JSON object.");
+  assert.equal(failure(deno.join("\n")), "Line 3: not a JSON object.");
 });

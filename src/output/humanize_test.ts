@@ -1,6 +1,6 @@
 /** Tests for `-r` sizes: the §3.4 examples and Python `%.0f` rounding corner cases. */
 
-import { assertEquals } from "./test_assert.ts";
+import assert from "node:assert/strict";
 import { formatFixed0, humanize, roundHalfEven } from "./humanize.ts";
 
 Deno.test("humanize matches the reference examples", () => {
@@ -22,30 +22,30 @@ Deno.test("humanize matches the reference examples", () => {
     [1024 ** 8, "1 YiB"],
     [1024 ** 9, "1024 YiB"],
   ];
-  for (const [n, text] of cases) assertEquals(humanize(n), text, String(n));
+  for (const [n, text] of cases) assert.deepEqual(humanize(n), text, String(n));
 });
 
 Deno.test("humanize of negative values keeps the sign", () => {
-  assertEquals(humanize(-1536), "-2 KiB");
-  assertEquals(humanize(-5), "-5 B");
+  assert.equal(humanize(-1536), "-2 KiB");
+  assert.equal(humanize(-5), "-5 B");
 });
 
 Deno.test("roundHalfEven rounds ties to even", () => {
-  assertEquals(roundHalfEven(0.5), 0);
-  assertEquals(roundHalfEven(1.5), 2);
-  assertEquals(roundHalfEven(2.5), 2);
-  assertEquals(roundHalfEven(3.5), 4);
-  assertEquals(roundHalfEven(2.5000000001), 3);
-  assertEquals(roundHalfEven(-2.5), -2);
-  assertEquals(roundHalfEven(-0.4), -0);
-  assertEquals(roundHalfEven(1e20), 1e20);
+  assert.equal(roundHalfEven(0.5), 0);
+  assert.equal(roundHalfEven(1.5), 2);
+  assert.equal(roundHalfEven(2.5), 2);
+  assert.equal(roundHalfEven(3.5), 4);
+  assert.equal(roundHalfEven(2.5000000001), 3);
+  assert.equal(roundHalfEven(-2.5), -2);
+  assert.equal(roundHalfEven(-0.4), -0);
+  assert.equal(roundHalfEven(1e20), 1e20);
 });
 
 Deno.test("formatFixed0 prints like Python %.0f", () => {
-  assertEquals(formatFixed0(1e21), "1000000000000000000000");
-  assertEquals(formatFixed0(-0.4), "-0");
-  assertEquals(formatFixed0(Infinity), "inf");
-  assertEquals(formatFixed0(-Infinity), "-inf");
-  assertEquals(formatFixed0(NaN), "nan");
-  assertEquals(formatFixed0(1023.5), "1024");
+  assert.equal(formatFixed0(1e21), "1000000000000000000000");
+  assert.equal(formatFixed0(-0.4), "-0");
+  assert.equal(formatFixed0(Infinity), "inf");
+  assert.equal(formatFixed0(-Infinity), "-inf");
+  assert.equal(formatFixed0(NaN), "nan");
+  assert.equal(formatFixed0(1023.5), "1024");
 });

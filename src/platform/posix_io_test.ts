@@ -2,7 +2,7 @@
  * Unit tests of the libc file IO: parallel positioned reads and writes land where asked, reads stop short
  * only at the end, and failures surface as Deno's own errors.
  */
-import { assertEquals, assertRejects, assertThrows } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { RawFile } from "./posix_io.ts";
 
 function pattern(length: number, seed: number): Uint8Array<ArrayBuffer> {
@@ -16,17 +16,17 @@ Deno.test("parallel writes at offsets and parallel reads give back the same byte
   const writer = RawFile.open(path, "createNew");
   await Promise.all(blocks.map((block, i) => writer.writeAt(i * 65536, block)));
   writer.close();
-  assertEquals(Deno.statSync(path).size, 4 * 65536);
+  assert.deepEqual(Deno.statSync(path).size, 4 * 65536);
 
   const reader = RawFile.open(path, "read");
-  assertEquals(reader.size(), 4 * 65536);
+  assert.deepEqual(reader.size(), 4 * 65536);
   const back = [0, 1, 2, 3].map(() => new Uint8Array(65536));
   const lengths = await Promise.all(back.map((into, i) => reader.readAt(i * 65536, into)));
-  assertEquals(lengths, [65536, 65536, 65536, 65536]);
-  back.forEach((into, i) => assertEquals(into, blocks[i]));
+  assert.deepEqual(lengths, [65536, 65536, 65536, 65536]);
+  back.forEach((into, i) => assert.deepEqual(into, blocks[i]));
   const tail = new Uint8Array(1000);
-  assertEquals(await reader.readAt(4 * 65536 - 10, tail), 10);
-  assertEquals(tail.subarray(0, 10), blocks[3].subarray(65526));
+  assert.equal(await reader.readAt(4 * 65536 - 10, tail), 10);
+  assert.deepEqual(tail.subarray(0, 10), blocks[3].subarray(65526));
   reader.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -36,17 +36,17 @@ Deno.test("replace truncates; opening a missing or existing path fails with Deno
   const path = `${dir}/f`;
   Deno.writeFileSync(path, pattern(5000, 7));
   RawFile.open(path, "replace").close();
-  assertEquals(Deno.statSync(path).size, 0);
-  assertThrows(() => RawFile.open(`${dir}/missing`, "read"), Deno.errors.NotFound);
-  assertThrows(() => RawFile.open(path, "createNew"), Deno.errors.AlreadyExists);
-  assertThrows(() => RawFile.open(`${dir}/no/such/dir`, "replace"), Deno.errors.NotFound);
+  assert.equal(Deno.statSync(path).size, 0);
+  assert.throws(() => RawFile.open(`${dir}/missing`, "read"), Deno.errors.NotFound);
+  assert.throws(() => RawFile.open(path, "createNew"), Deno.errors.AlreadyExists);
+  assert.throws(() => RawFile.open(`${dir}/no/such/dir`, "replace"), Deno.errors.NotFound);
   Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("a failing pread is reported with the system's error (reading a directory)", async () => {
   const dir = Deno.makeTempDirSync();
   const file = RawFile.open(dir, "read"); // Linux opens directories read-only; reading them fails with EISDIR
-  await assertRejects(() => file.readAt(0, new Uint8Array(16)), Deno.errors.IsADirectory);
+  await assert.rejects(() => file.readAt(0, new Uint8Array(16)), Deno.errors.IsADirectory);
   file.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -55,7 +55,7 @@ Deno.test("status() tells a regular file and its size from a directory, a FIFO a
   const dir = Deno.makeTempDirSync();
   Deno.writeFileSync(`${dir}/f`, pattern(5000, 1));
   const made = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
-  assertEquals(made.success, true);
+  assert.equal(made.success, true);
   const statusOf = (path: string) => {
     // A FIFO opened for reading without O_NONBLOCK would wait here for a writer forever.
     const file = RawFile.open(path, "readNonBlocking");
@@ -65,10 +65,10 @@ Deno.test("status() tells a regular file and its size from a directory, a FIFO a
       file.close();
     }
   };
-  assertEquals(statusOf(`${dir}/f`), { kind: "file", size: 5000 });
-  assertEquals(statusOf(dir).kind, "directory");
-  assertEquals(statusOf(`${dir}/fifo`).kind, "fifo");
-  assertEquals(statusOf("/dev/zero").kind, "charDevice");
+  assert.deepEqual(statusOf(`${dir}/f`), { kind: "file", size: 5000 });
+  assert.equal(statusOf(dir).kind, "directory");
+  assert.equal(statusOf(`${dir}/fifo`).kind, "fifo");
+  assert.equal(statusOf("/dev/zero").kind, "charDevice");
   Deno.removeSync(dir, { recursive: true });
 });
 
@@ -78,6 +78,6 @@ Deno.test("syncData() makes a written file durable and fails once the file is cl
   await file.writeAt(0, pattern(4096, 3));
   await file.syncData();
   file.close();
-  await assertRejects(() => file.syncData(), Error);
+  await assert.rejects(() => file.syncData(), Error);
   Deno.removeSync(dir, { recursive: true });
 });

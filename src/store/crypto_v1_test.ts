@@ -6,7 +6,7 @@ import { createDecipheriv, createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { zstdDecompressSync } from "node:zlib";
 import { Buffer } from "node:buffer";
-import { assert, assertEquals, assertThrows } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import {
   BlobDecodeError,
   decodeV1,
@@ -45,34 +45,19 @@ Deno.test("AES key wrap matches RFC 3394 §4.6 (256-bit key data, 256-bit KEK) a
     ["00112233445566778899aabbccddeeff", "64e8c3f9ce0f5ba263e9777905818a2a93c8191e7d6e8ae7"],
   ];
   for (const [plain, wrapped] of vectors) {
-    assertEquals(toHex(wrapKey(hex(KEK_256), hex(plain))), wrapped);
-    assertEquals(toHex(unwrapKey(hex(KEK_256), hex(wrapped))), plain);
-    assertEquals(integrityValue(hex(KEK_256), hex(wrapped)), 0xa6a6a6a6a6a6a6a6n);
+    assert.deepEqual(toHex(wrapKey(hex(KEK_256), hex(plain))), wrapped);
+    assert.deepEqual(toHex(unwrapKey(hex(KEK_256), hex(wrapped))), plain);
+    assert.equal(integrityValue(hex(KEK_256), hex(wrapped)), 0xa6a6a6a6a6a6a6a6n);
   }
 });
 
 Deno.test("unwrapping with the wrong key fails with the reference's integrity message", () => {
   const wrapped = hex("28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21");
-  const error = assertThrows(() => unwrapKey(randomKey(), wrapped), KeyUnwrapError);
-  assert(
-    /^Integrity Check Failed: 0x[0-9a-f]{1,16} \(expected 0xa6a6a6a6a6a6a6a6\)$/.test(error.message),
-    error.message,
-  );
+  assert.throws(() => unwrapKey(randomKey(), wrapped), {
+    name: "KeyUnwrapError",
+    message: /^Integrity Check Failed: 0x[0-9a-f]{1,16} \(expected 0xa6a6a6a6a6a6a6a6\)$/,
+  });
 });
-
-/** Requires `promise` to reject with an instance of `errorClass`; returns that error. */
-async function assertRejects<E extends Error>(
-  promise: Promise<unknown>,
-  errorClass: new (...args: never[]) => E,
-): Promise<E> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof errorClass) return error;
-    throw new Error(`expected ${errorClass.name}, got ${String(error)}`);
-  }
-  throw new Error(`expected ${errorClass.name}, nothing was thrown`);
-}
 
 function randomBlock(size: number): Uint8Array {
   const block = new Uint8Array(size);
@@ -95,16 +80,16 @@ Deno.test("encodeV1/decodeV1 round trip: layout tag ‖ nonce ‖ ciphertext", a
   const key = randomKey();
   for (const plain of SAMPLES) {
     const encoded = await encodeV1(plain, key);
-    assertEquals(encoded.envkey.length, 80);
-    assertEquals(encoded.nonce.length, 32);
-    assertEquals(toHex(encoded.blob.subarray(16, 32)), encoded.nonce);
-    assertEquals(sha512(await decodeV1(encoded.blob, encoded.envkey, key)), sha512(plain), `${plain.length} bytes`);
+    assert.equal(encoded.envkey.length, 80);
+    assert.equal(encoded.nonce.length, 32);
+    assert.deepEqual(toHex(encoded.blob.subarray(16, 32)), encoded.nonce);
+    assert.deepEqual(sha512(await decodeV1(encoded.blob, encoded.envkey, key)), sha512(plain), `${plain.length} bytes`);
   }
   const random = randomBlock(4096);
   // Random data does not compress: 32 bytes of tag and nonce plus a zstd frame with a raw block (§16.1).
-  assertEquals((await encodeV1(random, key)).blob.length, 4138);
+  assert.equal((await encodeV1(random, key)).blob.length, 4138);
   const nonces = new Set(await Promise.all([1, 2, 3].map(async () => (await encodeV1(random, key)).nonce)));
-  assertEquals(nonces.size, 3, "every blob gets a fresh nonce");
+  assert.equal(nonces.size, 3, "every blob gets a fresh nonce");
 });
 
 /** The zstd frame inside a blob, decrypted here with node:crypto whatever encodeV1 used. */
@@ -119,19 +104,19 @@ Deno.test("the payload is one AES-256-GCM-sealed zstd frame that records its con
   for (const plain of SAMPLES) {
     const { blob, envkey } = await encodeV1(plain, key);
     const frame = payloadOf(blob, envkey, key);
-    assertEquals([...frame.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+    assert.deepEqual([...frame.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
     const descriptor = frame[4];
-    assert((descriptor >> 6) !== 0 || (descriptor & 0x20) !== 0, "the frame header records the content size");
-    assertEquals(zstdDecompressSync(frame).length, plain.length);
+    assert.ok((descriptor >> 6) !== 0 || (descriptor & 0x20) !== 0, "the frame header records the content size");
+    assert.deepEqual(zstdDecompressSync(frame).length, plain.length);
   }
 });
 
 Deno.test("a wrong master key is refused, never decoded to garbage", async () => {
   for (const size of [4096, 1 << 20]) {
     const encoded = await encodeV1(randomBlock(size), randomKey());
-    await assertRejects(decodeV1(encoded.blob, encoded.envkey, randomKey()), KeyUnwrapError);
-    await assertRejects(decodeV1(encoded.blob, null, randomKey()), KeyUnwrapError);
-    await assertRejects(decodeV1(encoded.blob, "abc", randomKey()), KeyUnwrapError);
+    await assert.rejects(decodeV1(encoded.blob, encoded.envkey, randomKey()), KeyUnwrapError);
+    await assert.rejects(decodeV1(encoded.blob, null, randomKey()), KeyUnwrapError);
+    await assert.rejects(decodeV1(encoded.blob, "abc", randomKey()), KeyUnwrapError);
   }
 });
 
@@ -142,9 +127,9 @@ Deno.test("a damaged blob fails GCM authentication", async () => {
     for (const offset of [0, 20, 100, encoded.blob.length - 1]) {
       const damaged = encoded.blob.slice();
       damaged[offset] ^= 0x01;
-      await assertRejects(decodeV1(damaged, encoded.envkey, key), BlobDecodeError);
+      await assert.rejects(decodeV1(damaged, encoded.envkey, key), BlobDecodeError);
     }
-    await assertRejects(decodeV1(encoded.blob.subarray(0, 20), encoded.envkey, key), BlobDecodeError);
+    await assert.rejects(decodeV1(encoded.blob.subarray(0, 20), encoded.envkey, key), BlobDecodeError);
   }
 });
 
@@ -153,9 +138,9 @@ Deno.test("rewrapping an envkey keeps the data key: the blob decodes under the n
   const plain = randomBlock(1000);
   const encoded = await encodeV1(plain, oldKey);
   const envkey = rewrapEnvkey(encoded.envkey, oldKey, newKey);
-  assertEquals([...await decodeV1(encoded.blob, envkey, newKey)], [...plain]);
-  await assertRejects(decodeV1(encoded.blob, envkey, oldKey), KeyUnwrapError);
-  assertThrows(() => rewrapEnvkey(encoded.envkey, newKey, oldKey), KeyUnwrapError);
+  assert.deepEqual([...await decodeV1(encoded.blob, envkey, newKey)], [...plain]);
+  await assert.rejects(decodeV1(encoded.blob, envkey, oldKey), KeyUnwrapError);
+  assert.throws(() => rewrapEnvkey(encoded.envkey, newKey, oldKey), KeyUnwrapError);
 });
 
 interface FixtureRow {
@@ -188,17 +173,17 @@ function fixtureBlob(uid: string): Uint8Array {
 
 Deno.test("real backy2 2.13.8 encryption-1 blobs (fixture versions 7–9) decode to their catalog checksums", async () => {
   const rows = fixtureRows();
-  assert(rows.length >= 20, `expected the fixture's encryption-1 blobs, found ${rows.length}`);
+  assert.ok(rows.length >= 20, `expected the fixture's encryption-1 blobs, found ${rows.length}`);
   const key = hex(FIXTURE_KEY);
   for (const row of rows) {
     const blob = fixtureBlob(row.uid);
-    assertEquals(toHex(blob.subarray(16, 32)), row.enc_nonce, `nonce of ${row.uid}`);
+    assert.deepEqual(toHex(blob.subarray(16, 32)), row.enc_nonce, `nonce of ${row.uid}`);
     const plain = await decodeV1(blob, row.enc_envkey, key);
-    assertEquals(plain.length, row.size, `size of ${row.uid}`);
-    assertEquals(sha512(plain), row.checksum, `checksum of ${row.uid}`);
+    assert.deepEqual(plain.length, row.size, `size of ${row.uid}`);
+    assert.deepEqual(sha512(plain), row.checksum, `checksum of ${row.uid}`);
   }
   const first = rows[0];
-  await assertRejects(decodeV1(fixtureBlob(first.uid), first.enc_envkey, randomKey()), KeyUnwrapError);
+  await assert.rejects(decodeV1(fixtureBlob(first.uid), first.enc_envkey, randomKey()), KeyUnwrapError);
 });
 
 Deno.test("blobs written here have the reference's size and frame header for the same block", async () => {
@@ -206,8 +191,8 @@ Deno.test("blobs written here have the reference's size and frame header for the
   for (const row of fixtureRows().slice(0, 5)) {
     const reference = fixtureBlob(row.uid);
     const ours = await encodeV1(await decodeV1(reference, row.enc_envkey, key), key);
-    assertEquals(ours.blob.length, reference.length, `blob size for ${row.uid}`);
+    assert.deepEqual(ours.blob.length, reference.length, `blob size for ${row.uid}`);
     const header = (frame: Buffer) => [...frame.subarray(0, 7)];
-    assertEquals(header(payloadOf(ours.blob, ours.envkey, key)), header(payloadOf(reference, row.enc_envkey, key)));
+    assert.deepEqual(header(payloadOf(ours.blob, ours.envkey, key)), header(payloadOf(reference, row.enc_envkey, key)));
   }
 });

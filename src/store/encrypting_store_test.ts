@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { assert, assertEquals } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { BlobCorruptError, BlobNotFoundError, BlobUnreadableError, type Encoding, PLAIN } from "./block_store.ts";
 import { EncryptingStore, MISSING_KEY_TEXT } from "./encrypting_store.ts";
 import { FileStore } from "./file_store.ts";
@@ -52,21 +52,12 @@ function sha512(data: Uint8Array): string {
   return createHash("sha512").update(data).digest("hex");
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
-
 Deno.test("every blob is read by its row's version, whatever version new blobs get", async () => {
   const { root, rows } = fixtureStore();
   try {
     for (const version of [0, 1]) {
       const store = new EncryptingStore(new FileStore(`${root}/data`), version, KEY);
-      for (const row of rows) assertEquals(sha512(await store.read(row.uid, encodingOf(row))), row.checksum);
+      for (const row of rows) assert.deepEqual(sha512(await store.read(row.uid, encodingOf(row))), row.checksum);
     }
   } finally {
     Deno.removeSync(root, { recursive: true });
@@ -77,9 +68,12 @@ Deno.test("without a key, version-1 blobs are refused with backy2's message; ver
   const { root, rows } = fixtureStore();
   try {
     const store = new EncryptingStore(new FileStore(`${root}/data`), 0, null);
-    assertEquals(sha512(await store.read(rows[0].uid, encodingOf(rows[0]))), rows[0].checksum);
-    const error = await rejection(store.read(rows[1].uid, encodingOf(rows[1])));
-    assert(error instanceof BackyError && error.message === MISSING_KEY_TEXT, String(error));
+    assert.deepEqual(sha512(await store.read(rows[0].uid, encodingOf(rows[0]))), rows[0].checksum);
+    await assert.rejects(store.read(rows[1].uid, encodingOf(rows[1])), (error) => {
+      assert.ok(error instanceof BackyError, String(error));
+      assert.equal(error.message, MISSING_KEY_TEXT);
+      return true;
+    });
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
@@ -89,9 +83,14 @@ Deno.test("a wrong key is a BackyError naming the blob, not a bad blob", async (
   const { root, rows } = fixtureStore();
   try {
     const store = new EncryptingStore(new FileStore(`${root}/data`), 1, new Uint8Array(32).fill(1));
-    const error = await rejection(store.read(rows[1].uid, encodingOf(rows[1])));
-    assert(error instanceof BackyError && !(error instanceof BlobUnreadableError), String(error));
-    assert(error.message.startsWith(`Cannot decrypt blob ${rows[1].uid}: Integrity Check Failed: 0x`), error.message);
+    await assert.rejects(store.read(rows[1].uid, encodingOf(rows[1])), (error) => {
+      assert.ok(error instanceof BackyError && !(error instanceof BlobUnreadableError), String(error));
+      assert.ok(
+        error.message.startsWith(`Cannot decrypt blob ${rows[1].uid}: Integrity Check Failed: 0x`),
+        error.message,
+      );
+      return true;
+    });
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
@@ -105,18 +104,20 @@ Deno.test("version 1 writes encrypted blobs that read back; a damaged one is a B
     const plain = crypto.getRandomValues(new Uint8Array(4096));
     const uid = "abcdef0123456789ABCDEFGHJKLMNPQR";
     const encoding = await store.write(uid, plain);
-    assertEquals(encoding.encVersion, 1);
-    assertEquals([encoding.encEnvkey?.length, encoding.encNonce?.length], [80, 32]);
-    assertEquals(sha512(await store.read(uid, encoding)), sha512(plain));
+    assert.equal(encoding.encVersion, 1);
+    assert.deepEqual([encoding.encEnvkey?.length, encoding.encNonce?.length], [80, 32]);
+    assert.deepEqual(sha512(await store.read(uid, encoding)), sha512(plain));
     const raw = await files.read(uid, PLAIN);
-    assert(sha512(raw) !== sha512(plain) && raw.length === 4138, "the file holds the encoded blob");
+    assert.ok(sha512(raw) !== sha512(plain) && raw.length === 4138, "the file holds the encoded blob");
     raw[50] ^= 1;
     await Deno.writeFile(files.blobPath(uid), raw);
-    const error = await rejection(store.read(uid, encoding));
-    assert(error instanceof BlobUnreadableError && !(error instanceof BlobNotFoundError), String(error));
-    assert(error instanceof BlobCorruptError, String(error));
-    assertEquals(error.message, `Blob ${uid} is damaged: it fails GCM authentication.`);
-    assertEquals(await new EncryptingStore(files, 0, KEY).write(uid, plain), PLAIN);
+    await assert.rejects(store.read(uid, encoding), (error) => {
+      assert.ok(error instanceof BlobUnreadableError && !(error instanceof BlobNotFoundError), String(error));
+      assert.ok(error instanceof BlobCorruptError, String(error));
+      assert.equal(error.message, `Blob ${uid} is damaged: it fails GCM authentication.`);
+      return true;
+    });
+    assert.deepEqual(await new EncryptingStore(files, 0, KEY).write(uid, plain), PLAIN);
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

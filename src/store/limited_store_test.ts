@@ -1,5 +1,5 @@
 /** Unit test of the DataBackend parallelism limits: no more blob reads or writes in flight than configured. */
-import { assertEquals } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { type Encoding, PLAIN } from "./block_store.ts";
 import { LimitedStore } from "./limited_store.ts";
 import { NullStore } from "./null_store.ts";
@@ -30,5 +30,5 @@ Deno.test("LimitedStore keeps at most simultaneous_reads reads and simultaneous_
   const store = new LimitedStore(inner, 2, 3);
   await Promise.all(Array.from({ length: 12 }, (_, i) => store.read(`r${i}`, PLAIN)));
   await Promise.all(Array.from({ length: 12 }, (_, i) => store.write(`w${i}`, new Uint8Array(1))));
-  assertEquals([inner.mostReads, inner.mostWrites], [2, 3]);
+  assert.deepEqual([inner.mostReads, inner.mostWrites], [2, 3]);
 });

@@ -1,18 +1,18 @@
 /** Unit tests of the bandwidth token bucket on a fake clock. */
-import { assertEquals } from "../output/test_assert.ts";
+import assert from "node:assert/strict";
 import { TokenBucket } from "./token_bucket.ts";
 
 Deno.test("a token bucket allows one second of burst, then paces to its rate", () => {
   let time = 0;
   const bucket = new TokenBucket(1000, () => time);
-  assertEquals(bucket.reserve(1000), 0);
-  assertEquals(bucket.reserve(500), 500);
+  assert.equal(bucket.reserve(1000), 0);
+  assert.equal(bucket.reserve(500), 500);
   time = 500;
-  assertEquals(bucket.reserve(500), 500);
+  assert.equal(bucket.reserve(500), 500);
   time = 5000;
   // Refilled, but never beyond one second's worth.
-  assertEquals(bucket.reserve(1000), 0);
-  assertEquals(bucket.reserve(1), 1);
+  assert.equal(bucket.reserve(1000), 0);
+  assert.equal(bucket.reserve(1), 1);
 });
 
 Deno.test("100 KiB through a 200 KiB/s bucket that starts empty takes half a second of waits", () => {
@@ -25,5 +25,5 @@ Deno.test("100 KiB through a 200 KiB/s bucket that starts empty takes half a sec
     waited += wait;
     time += wait;
   }
-  assertEquals(Math.round(waited), 500);
+  assert.equal(Math.round(waited), 500);
 });
