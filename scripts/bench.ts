@@ -189,7 +189,7 @@ async function machineLimits(source: string): Promise<Row[]> {
 }
 
 /** A 1 TiB base version with 262,144 distinct blob references, made through the catalog API. */
-function makeTerabyteBase(sqlitePath: string): string {
+async function makeTerabyteBase(sqlitePath: string): Promise<string> {
   const catalog = SqliteCatalog.open(sqlitePath, { engine: `sqlite:///${sqlitePath}`, create: true });
   const blocks = 262144;
   const version = catalog.createVersion({
@@ -209,7 +209,7 @@ function makeTerabyteBase(sqlitePath: string): string {
     encNonce: null,
   }));
   const ids = catalog.addRefs(refs);
-  catalog.commitVersion(version.uid, Uint32Array.from(ids));
+  await catalog.commitVersion(version.uid, Uint32Array.from(ids));
   catalog.close();
   return version.uid;
 }
@@ -347,7 +347,7 @@ async function syntheticRows(): Promise<Row[]> {
 
   const tbCfg = writeConfig("tb");
   const tbCatalog = join(storeDir, "tb", "backy.sqlite");
-  const base = makeTerabyteBase(tbCatalog);
+  const base = await makeTerabyteBase(tbCatalog);
   const before = Deno.statSync(tbCatalog).size + walSize(tbCatalog);
   const diff = await timed(["-c", tbCfg, "backup", "-r", emptyHints, "-f", base, "null://1T", "tb"]);
   const growth = Deno.statSync(tbCatalog).size + walSize(tbCatalog) - before;

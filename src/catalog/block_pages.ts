@@ -6,48 +6,31 @@
  * changes k blocks adds at most k new pages plus a list of page ids: catalog growth follows the change, not
  * the image size.
  */
-import { sha256 } from "../util/sha256.ts";
-import { openSslDigestNow } from "../platform/libcrypto.ts";
-
 export const PAGE_ENTRIES = 1024;
 
 export interface Page {
+  /** SHA-256 of {@link bytes}: the key under which a page is stored once. */
   hash: Uint8Array;
   bytes: Uint8Array;
   /** The page's entries (a view on the map). */
   ids: Uint32Array;
 }
 
-/** Cuts a block map into pages, each with its content hash. */
-export function toPages(map: Uint32Array): Page[] {
-  const pages: Page[] = [];
+/**
+ * Cuts a block map into pages, each with its content hash. Pages are views on `map`: it must not change until
+ * they are stored. WebCrypto hashes them without loading Deno's Node layer or any library.
+ */
+export async function toPages(map: Uint32Array): Promise<Page[]> {
+  const pages: Omit<Page, "hash">[] = [];
   for (let start = 0; start < map.length; start += PAGE_ENTRIES) {
     const ids = map.subarray(start, Math.min(map.length, start + PAGE_ENTRIES));
-    const bytes = packIds(ids);
-    pages.push({ bytes, hash: pageHash(bytes), ids });
+    pages.push({ bytes: packIds(ids), ids });
   }
-  return pages;
-}
-
-let openSslSha256: ((data: Uint8Array<ArrayBuffer>) => Uint8Array) | null | undefined;
-
-/**
- * SHA-256 of a page: OpenSSL's when it can be loaded (a 1 TiB map is 256 pages, which the plain TypeScript
- * digest hashes slowly and only after the JIT spent megabytes compiling it), checked once against ours.
- */
-function pageHash(bytes: Uint8Array): Uint8Array {
-  if (openSslSha256 === undefined) {
-    openSslSha256 = openSslDigestNow("sha256", 32);
-    const probe = new Uint8Array([1, 2, 3]);
-    if (openSslSha256 && !equal(openSslSha256(probe), sha256(probe))) {
-      throw new Error("OpenSSL sha256 disagrees with the built-in one; refusing to continue");
-    }
-  }
-  return openSslSha256 ? openSslSha256(bytes as Uint8Array<ArrayBuffer>) : sha256(bytes);
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  // 1 TiB map (256 pages), new process: WebCrypto 4.7 ms, OpenSSL FFI 5.2 ms (1.7 once loaded), TS SHA-256 53 ms.
+  const hashes = await Promise.all(
+    pages.map((page) => crypto.subtle.digest("SHA-256", page.bytes as Uint8Array<ArrayBuffer>)),
+  );
+  return pages.map((page, i) => ({ ...page, hash: new Uint8Array(hashes[i]) }));
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;

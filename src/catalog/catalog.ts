@@ -141,7 +141,7 @@ export interface Catalog {
    * Turns the draft into the committed block map, atomically; the version turns valid unless a block uses a
    * blob that was found bad meanwhile. Throws when the version is not in progress (committed twice).
    */
-  commitVersion(uid: string, map: BlockMap): void;
+  commitVersion(uid: string, map: BlockMap): Promise<void>;
   /** Ids of the references marked invalid (few: only bad blobs). */
   invalidRefIds(): Set<number>;
 
@@ -153,7 +153,7 @@ export interface Catalog {
    * Block ids missing from `blocks` stay unrecorded (an incomplete version). Throws
    * `'Version {uid} already exists and cannot be imported.'` (exit 22) for a uid the catalog has.
    */
-  importVersion(version: ImportedVersion, blocks: BlockRecord[]): void;
+  importVersion(version: ImportedVersion, blocks: BlockRecord[]): Promise<void>;
   /** The recorded blocks of a version, ordered by id. */
   exportBlocks(uid: string): BlockRecord[];
   /** Adds stats rows as given (their dates included), in order. */
@@ -219,6 +219,8 @@ export interface Catalog {
 
   /** Runs `work` as one transaction (calls inside it join it). */
   atomically<T>(work: () => T): T;
+  /** {@link atomically} for work that awaits (imports); nothing else may use the catalog until it settles. */
+  atomicallyAwaiting<T>(work: () => Promise<T>): Promise<T>;
 
   insertStats(stats: BackupStats): void;
   /**

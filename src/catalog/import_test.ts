@@ -10,11 +10,11 @@ import { BackyError } from "../util/errors.ts";
 const DATE = "2026-11-26 15:04:52.082034";
 const FAR_FUTURE = 2 ** 40;
 
-function withCatalog(fn: (catalog: SqliteCatalog) => void): void {
+async function withCatalog(fn: (catalog: SqliteCatalog) => void | Promise<void>): Promise<void> {
   const dir = Deno.makeTempDirSync();
   const catalog = SqliteCatalog.open(`${dir}/c.sqlite`, { engine: "test", create: true });
   try {
-    fn(catalog);
+    await fn(catalog);
   } finally {
     catalog.close();
     Deno.removeSync(dir, { recursive: true });
@@ -52,8 +52,8 @@ function block(id: number, uid: string | null, fields: Partial<BlockRecord> = {}
   };
 }
 
-Deno.test("an imported version exports its blocks as given and shares references between equal blocks", () => {
-  withCatalog((catalog) => {
+Deno.test("an imported version exports its blocks as given and shares references between equal blocks", async () => {
+  await withCatalog(async (catalog) => {
     const blocks = [
       block(0, "a"),
       block(1, null),
@@ -61,7 +61,7 @@ Deno.test("an imported version exports its blocks as given and shares references
       block(3, "e", { encVersion: 1, encEnvkey: "k", encNonce: "n", valid: false }),
     ];
     const v = version("v1", 4, { protected: true, valid: false, expire: "2021-03-04 05:06:07.000000", tags: ["x"] });
-    catalog.importVersion(v, blocks);
+    await catalog.importVersion(v, blocks);
     assert.deepEqual(catalog.exportBlocks("v1"), blocks);
     const listed = catalog.getVersion("v1");
     assert.deepEqual(listed, { ...v, inProgress: false, blockSize: null, hashFunction: null });
@@ -72,8 +72,8 @@ Deno.test("an imported version exports its blocks as given and shares references
   });
 });
 
-Deno.test("imports reuse the references of backups and of each other, and free them on removal", () => {
-  withCatalog((catalog) => {
+Deno.test("imports reuse the references of backups and of each other, and free them on removal", async () => {
+  await withCatalog(async (catalog) => {
     const [id] = catalog.addRefs([{
       uid: "a",
       checksum: "sum-a",
@@ -82,8 +82,8 @@ Deno.test("imports reuse the references of backups and of each other, and free t
       encEnvkey: null,
       encNonce: null,
     }]);
-    catalog.importVersion(version("v1", 2), [block(0, "a"), block(1, "b")]);
-    catalog.importVersion(version("v2", 2), [block(0, "b"), block(1, "a")]);
+    await catalog.importVersion(version("v1", 2), [block(0, "a"), block(1, "b")]);
+    await catalog.importVersion(version("v2", 2), [block(0, "b"), block(1, "a")]);
     assert.deepEqual(catalog.blockMap("v1")[0], id);
     assert.deepEqual([...catalog.blockMap("v2")].reverse(), [...catalog.blockMap("v1")]);
     assert.equal(catalog.removeVersion("v1"), 2);
@@ -93,20 +93,20 @@ Deno.test("imports reuse the references of backups and of each other, and free t
   });
 });
 
-Deno.test("an incomplete imported version keeps its gaps; an existing uid is refused and nothing changes", () => {
-  withCatalog((catalog) => {
-    catalog.importVersion(version("v1", 3), [block(0, "a"), block(2, "c")]);
+Deno.test("an incomplete imported version keeps its gaps; an existing uid is refused and nothing changes", async () => {
+  await withCatalog(async (catalog) => {
+    await catalog.importVersion(version("v1", 3), [block(0, "a"), block(2, "c")]);
     assert.deepEqual(catalog.exportBlocks("v1").map((b) => b.id), [0, 2]);
     assert.equal(catalog.blockMap("v1")[1], 0);
     assert.equal(catalog.removeVersion("v1"), 2);
-    catalog.importVersion(version("v2", 1), [block(0, "a")]);
-    assert.throws(() => catalog.importVersion(version("v2", 1), [block(0, "z")]), {
+    await catalog.importVersion(version("v2", 1), [block(0, "a")]);
+    await assert.rejects(catalog.importVersion(version("v2", 1), [block(0, "z")]), {
       name: "BackyError",
       message: "Version v2 already exists and cannot be imported.",
       quoted: true,
       exitCode: 22,
     });
-    assert.throws(() => catalog.importVersion(version("v3", 1), [block(0, "y"), block(0, "z")]), BackyError);
+    await assert.rejects(catalog.importVersion(version("v3", 1), [block(0, "y"), block(0, "z")]), BackyError);
     assert.deepEqual(catalog.listVersions().map((v) => v.uid), ["v2"]);
     // irregularRefs(0) lists every reference (none is 0 bytes long).
     const uids = [...catalog.irregularRefs(0).values()].map((ref) => ref.uid).sort();
@@ -114,8 +114,17 @@ Deno.test("an incomplete imported version keeps its gaps; an existing uid is ref
   });
 });
 
-Deno.test("imported stats rows keep their dates and order", () => {
-  withCatalog((catalog) => {
+Deno.test("an import inside a synchronous transaction is refused before it changes anything", async () => {
+  await withCatalog(async (catalog) => {
+    const inside = catalog.atomically(() => catalog.importVersion(version("v1", 1), [block(0, "a")]));
+    await assert.rejects(inside, /a transaction that awaits cannot run inside a synchronous one/);
+    assert.deepEqual(catalog.listVersions(), []);
+    assert.equal(catalog.irregularRefs(0).size, 0, "no reference of the refused import");
+  });
+});
+
+Deno.test("imported stats rows keep their dates and order", async () => {
+  await withCatalog((catalog) => {
     const row = (versionUid: string, date: string): StatsRow => ({
       date,
       versionUid,

@@ -22,7 +22,7 @@ import type {
   VersionFilter,
 } from "./catalog.ts";
 import { catalogWriteError, openCatalogFile, type OpenOptions, rollbackQuietly } from "./sqlite_open.ts";
-import { countIds, packIds, toPages, unpackIds } from "./block_pages.ts";
+import { countIds, packIds, type Page, toPages, unpackIds } from "./block_pages.ts";
 import { newVersionUid } from "../util/ids.ts";
 
 interface VersionRow {
@@ -118,6 +118,8 @@ export class SqliteCatalog implements Catalog {
   }
 
   private depth = 0;
+  /** Whether the open transaction is one of {@link transactionAwaiting}. */
+  private awaiting = false;
 
   /** Runs `work` as one transaction; a failure caused by the catalog's file or disk is reported as such. */
   private transaction<T>(work: () => T): T {
@@ -136,8 +138,38 @@ export class SqliteCatalog implements Catalog {
     }
   }
 
+  /**
+   * Like {@link transaction}, for work that awaits between its statements (hashing imported block maps).
+   * Only for commands that do nothing else with the catalog meanwhile: any statement run during a wait joins.
+   */
+  private async transactionAwaiting<T>(work: () => Promise<T>): Promise<T> {
+    if (this.depth > 0) {
+      // A synchronous transaction would commit at the first wait and leave the rest of `work` outside it.
+      if (!this.awaiting) throw new Error("a transaction that awaits cannot run inside a synchronous one");
+      return await work();
+    }
+    this.depth++;
+    this.awaiting = true;
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      const result = await work();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      rollbackQuietly(this.db);
+      throw catalogWriteError(this.path, error);
+    } finally {
+      this.depth--;
+      this.awaiting = false;
+    }
+  }
+
   atomically<T>(work: () => T): T {
     return this.transaction(work);
+  }
+
+  atomicallyAwaiting<T>(work: () => Promise<T>): Promise<T> {
+    return this.transactionAwaiting(work);
   }
 
   listVersions(filter: VersionFilter = {}): Version[] {
@@ -306,12 +338,14 @@ export class SqliteCatalog implements Catalog {
     this.transaction(() => update.run(packIds(map), uid));
   }
 
-  commitVersion(uid: string, map: BlockMap): void {
-    if (map.includes(0)) throw new Error(`commitVersion: version ${uid} has blocks without a reference`);
+  async commitVersion(uid: string, map: BlockMap): Promise<void> {
+    const committed = map.slice(); // hashed before the transaction that stores it: nothing may change it meanwhile
+    if (committed.includes(0)) throw new Error(`commitVersion: version ${uid} has blocks without a reference`);
+    const pages = await toPages(committed);
     this.transaction(() => {
       const invalid = this.invalidRefIds();
-      const valid = invalid.size === 0 || !map.some((id) => invalid.has(id));
-      const pages = this.storePages(map);
+      const valid = invalid.size === 0 || !committed.some((id) => invalid.has(id));
+      const pageIds = this.storePages(pages);
       // Blobs this run claimed or wrote that its final map does not use (the source changed between a killed
       // run and its continuation, say) would otherwise be found by nothing but `cleanup --full`.
       const unused = this.stmt(
@@ -321,7 +355,7 @@ export class SqliteCatalog implements Catalog {
       this.recordDeleteCandidates(unused.map((claim) => claim.ref_id));
       const { changes } = this.stmt(
         "UPDATE versions SET pages = ?, draft = NULL, valid = ? WHERE uid = ? AND draft IS NOT NULL",
-      ).run(pages, valid ? 1 : 0, uid);
+      ).run(pageIds, valid ? 1 : 0, uid);
       if (Number(changes) !== 1) throw new Error(`commitVersion: version ${uid} is not in progress`);
     });
   }
@@ -332,13 +366,13 @@ export class SqliteCatalog implements Catalog {
   }
 
   /**
-   * Stores a block map as shared pages (new pages count their references, known pages one more user);
+   * Stores a block map's pages as shared pages (new pages count their references, known pages one more user);
    * returns the packed page ids for `versions.pages`. Runs inside a transaction.
    */
-  private storePages(map: BlockMap): Uint8Array {
+  private storePages(pages: Page[]): Uint8Array {
     const pageIds: number[] = [];
     const added = new Map<number, number>();
-    for (const page of toPages(map)) {
+    for (const page of pages) {
       const existing = this.stmt("SELECT id FROM pages WHERE hash = ?").get(page.hash) as { id: number } | undefined;
       if (existing) {
         this.stmt("UPDATE pages SET users = users + 1 WHERE id = ?").run(existing.id);
@@ -353,10 +387,11 @@ export class SqliteCatalog implements Catalog {
     return packIds(Uint32Array.from(pageIds));
   }
 
-  importVersion(version: ImportedVersion, blocks: BlockRecord[]): void {
-    this.transaction(() => {
+  async importVersion(version: ImportedVersion, blocks: BlockRecord[]): Promise<void> {
+    // The map names references that only this transaction creates, so its pages are hashed inside it.
+    await this.transactionAwaiting(async () => {
       if (this.stmt("SELECT 1 FROM versions WHERE uid = ?").get(version.uid)) throw versionExists(version.uid);
-      const map = this.importedMap(version, blocks);
+      const pages = await toPages(this.importedMap(version, blocks));
       this.stmt(
         "INSERT INTO versions (uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, pages, " +
           "draft, block_size, hash_function) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
@@ -370,7 +405,7 @@ export class SqliteCatalog implements Catalog {
         version.sizeBytes,
         version.valid ? 1 : 0,
         version.protected ? 1 : 0,
-        this.storePages(map),
+        this.storePages(pages),
         version.blockSize ?? null,
         version.hashFunction ?? null,
       );

@@ -18,13 +18,13 @@ function blob(uid: string, checksum: string): NewBlobRef {
 const FAR_FUTURE = 2 ** 40;
 const LAYOUT = { blockSize: 4096, hashFunction: "sha512" };
 
-Deno.test("a committed block map reads back across pages, and identical pages are shared", () => {
+Deno.test("a committed block map reads back across pages, and identical pages are shared", async () => {
   const { catalog, dir } = open();
   const ids = catalog.addRefs(Array.from({ length: 3000 }, (_, i) => blob(`u${i}`, `c${i}`)));
   const a = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096, ...LAYOUT });
-  catalog.commitVersion(a.uid, Uint32Array.from(ids));
+  await catalog.commitVersion(a.uid, Uint32Array.from(ids));
   const b = catalog.createVersion({ name: "a", snapshotName: "", size: 3000, sizeBytes: 3000 * 4096, ...LAYOUT });
-  catalog.commitVersion(b.uid, Uint32Array.from(ids));
+  await catalog.commitVersion(b.uid, Uint32Array.from(ids));
   assert.deepEqual([...catalog.blockMap(b.uid)], ids);
   assert.equal(catalog.getVersion(b.uid).valid, true);
   assert.equal(catalog.referenceCounts().get(ids[2999]), 2);
@@ -35,11 +35,11 @@ Deno.test("a committed block map reads back across pages, and identical pages ar
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("removing the last version using a blob makes it a cleanup candidate", () => {
+Deno.test("removing the last version using a blob makes it a cleanup candidate", async () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("only", "sum")]);
   const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  catalog.commitVersion(v.uid, Uint32Array.of(id));
+  await catalog.commitVersion(v.uid, Uint32Array.of(id));
   catalog.removeVersion(v.uid);
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
   assert.equal(catalog.findDedup("sum", 0, 4096), null);
@@ -47,16 +47,16 @@ Deno.test("removing the last version using a blob makes it a cleanup candidate",
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("a blob claimed by a running backup survives the removal of its last version and a cleanup", () => {
+Deno.test("a blob claimed by a running backup survives the removal of its last version and a cleanup", async () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("shared", "sum")]);
   const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  catalog.commitVersion(old.uid, Uint32Array.of(id));
+  await catalog.commitVersion(old.uid, Uint32Array.of(id));
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   assert.deepEqual(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
   catalog.removeVersion(old.uid);
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
-  catalog.commitVersion(running.uid, Uint32Array.of(id));
+  await catalog.commitVersion(running.uid, Uint32Array.of(id));
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
   // Once the running backup's version is gone too, the blob is free.
   catalog.removeVersion(running.uid);
@@ -65,11 +65,11 @@ Deno.test("a blob claimed by a running backup survives the removal of its last v
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candidate", () => {
+Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candidate", async () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("drafted", "sum")]);
   const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  catalog.commitVersion(old.uid, Uint32Array.of(id));
+  await catalog.commitVersion(old.uid, Uint32Array.of(id));
   const killed = catalog.createVersion({ name: "a", snapshotName: "", size: 2, sizeBytes: 8192, ...LAYOUT });
   catalog.saveDraft(killed.uid, Uint32Array.of(id, 0));
   catalog.removeVersion(old.uid);
@@ -79,11 +79,11 @@ Deno.test("a blob only an unfinished backup's draft uses is not a cleanup candid
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("a blob a backup recorded but its committed map does not use becomes a cleanup candidate", () => {
+Deno.test("a blob a backup recorded but its committed map does not use becomes a cleanup candidate", async () => {
   const { catalog, dir } = open();
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   const [first, second] = catalog.addRefs([blob("before-kill", "old"), blob("after-kill", "new")], running.uid);
-  catalog.commitVersion(running.uid, Uint32Array.of(second));
+  await catalog.commitVersion(running.uid, Uint32Array.of(second));
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["before-kill"]);
   assert.equal(catalog.referenceCounts().get(second), 1);
   assert.equal(catalog.referenceCounts().get(first) ?? 0, 0);
@@ -91,14 +91,14 @@ Deno.test("a blob a backup recorded but its committed map does not use becomes a
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and forgets the freed blobs at once", () => {
+Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and forgets the freed blobs at once", async () => {
   const { catalog, dir } = open();
   const version = (size: number) =>
     catalog.createVersion({ name: "a", snapshotName: "", size, sizeBytes: size * 4096, ...LAYOUT });
   const [kept, freed, drafted] = catalog.addRefs([blob("kept", "1"), blob("freed", "2"), blob("drafted", "3")]);
-  catalog.commitVersion(version(1).uid, Uint32Array.of(kept));
+  await catalog.commitVersion(version(1).uid, Uint32Array.of(kept));
   const removed = version(1);
-  catalog.commitVersion(removed.uid, Uint32Array.of(freed));
+  await catalog.commitVersion(removed.uid, Uint32Array.of(freed));
   catalog.removeVersion(removed.uid);
   const killed = version(2);
   catalog.addRefs([blob("claimed", "4")], killed.uid);
@@ -116,11 +116,11 @@ Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and for
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("an invalidated blob is never found for deduplication again, with or without a claim", () => {
+Deno.test("an invalidated blob is never found for deduplication again, with or without a claim", async () => {
   const { catalog, dir } = open();
   const [id] = catalog.addRefs([blob("bad", "sum")]);
   const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  catalog.commitVersion(v.uid, Uint32Array.of(id));
+  await catalog.commitVersion(v.uid, Uint32Array.of(id));
   assert.equal(catalog.findDedup("sum", 0, 4096)?.uid, "bad");
   assert.deepEqual(catalog.invalidate("bad", "sum"), [v.uid]);
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });

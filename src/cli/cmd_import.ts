@@ -14,8 +14,8 @@ import { BackyError, Exit } from "../util/errors.ts";
 export async function importCommand(ctx: CommandContext): Promise<number> {
   const dump = readDump(await readInput(ctx.string("filename")!));
   const { catalog } = ctx.engine;
-  catalog.atomically(() => {
-    catalog.importVersion(dump.version, dump.blocks);
+  await catalog.atomicallyAwaiting(async () => {
+    await catalog.importVersion(dump.version, dump.blocks);
     catalog.importStats(dump.stats);
   });
   return 0;

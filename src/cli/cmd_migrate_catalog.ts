@@ -17,14 +17,14 @@ interface Migrated {
   blocks: number;
 }
 
-export function migrateCatalog(ctx: CommandContext): number {
+export async function migrateCatalog(ctx: CommandContext): Promise<number> {
   const engine = ctx.string("engine")!;
   const source = Backy2Catalog.open(sqliteUrlPath(engine), engine);
   try {
     // Filling a new catalog is what this command is for (README: point the engine at a new file first).
     ctx.createsCatalog = true;
     const { catalog } = ctx.engine;
-    const migrated = catalog.atomically(() => migrate(ctx, source, catalog, engine));
+    const migrated = await catalog.atomicallyAwaiting(() => migrate(ctx, source, catalog, engine));
     ctx.log.info(`Migrated ${migrated.versions} versions (${migrated.blocks} blocks) from ${engine}.`);
   } finally {
     source.close();
@@ -32,7 +32,12 @@ export function migrateCatalog(ctx: CommandContext): number {
   return 0;
 }
 
-function migrate(ctx: CommandContext, source: Backy2Catalog, catalog: Catalog, engine: string): Migrated {
+async function migrate(
+  ctx: CommandContext,
+  source: Backy2Catalog,
+  catalog: Catalog,
+  engine: string,
+): Promise<Migrated> {
   const existing = new Set(catalog.listVersions().map((version) => version.uid));
   const versions = source.versions();
   const skipped = new Set<string>();
@@ -48,7 +53,7 @@ function migrate(ctx: CommandContext, source: Backy2Catalog, catalog: Catalog, e
       skipped.add(version.uid);
       continue;
     }
-    catalog.importVersion(version, blocks);
+    await catalog.importVersion(version, blocks);
     migrated.versions++;
     migrated.blocks += blocks.length;
   }

@@ -195,7 +195,7 @@ class BackupRun {
         this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
         return { uid: version.uid, exitCode: Exit.dataBackend };
       }
-      catalog.commitVersion(version.uid, map);
+      await catalog.commitVersion(version.uid, map);
       this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
       return { uid: version.uid, exitCode: Exit.ok };
     } finally {

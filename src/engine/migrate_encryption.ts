@@ -76,7 +76,7 @@ class Migration {
     if (!locks.lock(this.version.uid)) throw versionLocked(this.version.uid);
     try {
       await this.copyBlocks(oldMap, refs);
-      return this.finish();
+      return await this.finish();
     } finally {
       locks.unlock(this.version.uid);
     }
@@ -99,7 +99,7 @@ class Migration {
     }
   }
 
-  private finish(): string {
+  private async finish(): Promise<string> {
     const { catalog, log } = this.engine;
     const { uid } = this.version;
     catalog.addTags(uid, [...this.old.tags, `migrated-encryption-to-${this.target}`]);
@@ -109,7 +109,7 @@ class Migration {
           `${this.missingBlocks} blocks could not be read. The new version ${uid} lacks them and stays invalid.`,
       );
     }
-    catalog.commitVersion(uid, this.map);
+    await catalog.commitVersion(uid, this.map);
     log.info(`Migrated version ${this.old.uid} to encryption version ${this.target}. New version: ${uid}.`);
     return uid;
   }

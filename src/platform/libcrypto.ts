@@ -2,7 +2,6 @@
  * OpenSSL's one-shot `EVP_Digest` through FFI. Called with `nonblocking: true`, each digest runs on one of
  * Deno's blocking threads, so several blocks hash in parallel on every core without workers or copies, at
  * OpenSSL's assembly speed (about 1.5x what `node:crypto` reaches inside Deno for sha512 on this hardware).
- * The synchronous form serves small inputs where a thread hop costs more than the digest (block-map pages).
  */
 
 const symbols = {
@@ -11,11 +10,6 @@ const symbols = {
     parameters: ["buffer", "usize", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
     nonblocking: true,
-  },
-  EVP_Digest_now: {
-    name: "EVP_Digest",
-    parameters: ["buffer", "usize", "buffer", "pointer", "pointer", "pointer"],
-    result: "i32",
   },
 } as const;
 
@@ -40,19 +34,6 @@ export function openSslDigest(name: string, length: number): OpenSslDigest | nul
       if (ok !== 1) throw new Error(`OpenSSL EVP_Digest(${name}) failed`);
       return out;
     },
-  };
-}
-
-/** The digest `name` computed on the calling thread, or null when libcrypto or the digest is missing. */
-export function openSslDigestNow(name: string, length: number): ((data: Uint8Array<ArrayBuffer>) => Uint8Array) | null {
-  const found = findDigest(name);
-  if (!found) return null;
-  const { library, algorithm } = found;
-  return (data) => {
-    const out = new Uint8Array(length);
-    const ok = library.symbols.EVP_Digest_now(data, BigInt(data.length), out, null, algorithm, null);
-    if (ok !== 1) throw new Error(`OpenSSL EVP_Digest(${name}) failed`);
-    return out;
   };
 }
 
