@@ -232,5 +232,8 @@ export interface Catalog {
   /** For every reference id, how many blocks of all versions (committed and in progress) use it. */
   referenceCounts(): Map<number, number>;
 
+  /** The plain size of every distinct stored blob the catalog records (until cleanup forgets it), summed. */
+  storeBytes(): number;
+
   close(): void;
 }

@@ -757,6 +757,14 @@ export class SqliteCatalog implements Catalog {
     return rows.map(toStats).reverse();
   }
 
+  storeBytes(): number {
+    const row = this.stmt(
+      "SELECT COALESCE(SUM(size), 0) AS bytes FROM " +
+        "(SELECT MAX(size) AS size FROM blobs WHERE uid IS NOT NULL GROUP BY uid)",
+    ).get() as { bytes: number };
+    return Number(row.bytes);
+  }
+
   referenceCounts(): Map<number, number> {
     const counts = new Map<number, number>();
     const add = (ids: Uint32Array, times: number) => {

@@ -25,11 +25,12 @@ export interface OptionSpec {
   standalone?: boolean;
 }
 
-/** A positional argument; `optional` is argparse's `nargs='?'`. */
+/** A positional argument; `optional` is argparse's `nargs='?'`, `many` its `nargs='*'` (a list, maybe empty). */
 export interface PositionalSpec {
   name: string;
   help: string;
   optional?: boolean;
+  many?: boolean;
 }
 
 export interface CommandSpec {
@@ -42,11 +43,13 @@ export interface CommandSpec {
 export interface ProgramSpec {
   prog: string;
   description: string;
+  /** Text after the option and command lists of `-h` (argparse's `epilog`). */
+  epilog?: string;
   globals: OptionSpec[];
   commands: CommandSpec[];
 }
 
-export type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | string[] | boolean | undefined>;
 
 /**
  * `run`: parsed values by dest (flags boolean, value options string or their default, positionals by
@@ -76,11 +79,13 @@ interface Positional {
   name: string;
   help: string;
   optional: boolean;
+  many: boolean;
 }
 
 interface Parser {
   prog: string;
   description: string;
+  epilog?: string;
   optionals: Optional[];
   positionals: Positional[];
   byString: Map<string, Optional>;
@@ -121,14 +126,16 @@ function makeParser(prog: string, description: string, options: OptionSpec[], po
 
 function buildParser(spec: ProgramSpec): Parser {
   const choices = `{${spec.commands.map((c) => c.name).join(",")}}`;
-  const commandsAction: Positional = { kind: "commands", name: choices, help: "", optional: true };
+  const commandsAction: Positional = { kind: "commands", name: choices, help: "", optional: true, many: false };
   const top = makeParser(spec.prog, spec.description, spec.globals, [commandsAction]);
+  top.epilog = spec.epilog;
   for (const command of spec.commands) {
     const positionals = command.positionals.map((p): Positional => ({
       kind: "positional",
       name: p.name,
       help: p.help,
-      optional: p.optional ?? false,
+      optional: (p.optional ?? false) || (p.many ?? false),
+      many: p.many ?? false,
     }));
     top.commands.set(command.name, makeParser(`${spec.prog} ${command.name}`, "", command.options, positionals));
     top.commandHelp.set(command.name, command.help);
@@ -229,6 +236,7 @@ function classify(parser: Parser, arg: string): OptionMatch | undefined {
 /** The regex argparse matches a positional's share of the `OA-` pattern string with. */
 function nargsPattern(positional: Positional): string {
   if (positional.kind === "commands") return "(-*A[-AO]*)";
+  if (positional.many) return "(-*[A-]*)";
   return positional.optional ? "(-*A?-*)" : "(-*A-*)";
 }
 
@@ -360,7 +368,7 @@ class ParseRun {
     if (positional.kind === "commands") return this.takeCommand(positional, words);
     const dashes = words.indexOf("--");
     if (dashes >= 0) words.splice(dashes, 1);
-    this.values[positional.name] = words[0];
+    this.values[positional.name] = positional.many ? words : words[0];
   }
 
   private takeCommand(positional: Positional, words: string[]): void {
@@ -457,6 +465,7 @@ function optionUsage(option: Optional): string {
 
 function positionalUsage(positional: Positional): string {
   if (positional.kind === "commands") return `${positional.name} ...`;
+  if (positional.many) return `[${positional.name} ...]`;
   return positional.optional ? `[${positional.name}]` : positional.name;
 }
 
@@ -516,10 +525,10 @@ interface HelpItem {
   children: HelpItem[];
 }
 
-function pyStr(value: string | boolean | undefined): string {
+function pyStr(value: string | string[] | boolean | undefined): string {
   if (value === undefined) return "None";
   if (typeof value === "boolean") return value ? "True" : "False";
-  return value;
+  return Array.isArray(value) ? `[${value.map(pyRepr).join(", ")}]` : value;
 }
 
 function optionItem(option: Optional): HelpItem {
@@ -567,6 +576,7 @@ function helpText(parser: Parser, width: number): string {
   for (const [title, items] of sections) {
     text += `\n${title}:\n` + items.map((item) => formatItem(item, 2, layout)).join("") + "\n";
   }
+  if (parser.epilog) text += "\n" + wrapText(squash(parser.epilog), Math.max(width, 11)).join("\n") + "\n";
   return text.replace(/\n\n\n+/g, "\n\n").replace(/^\n+|\n+$/g, "") + "\n";
 }
 

@@ -7,9 +7,10 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { formatHelp, formatUsage, parseArgs, type ParseResult, pyRepr, wrapText } from "./args.ts";
 import { BACKY2_SPEC } from "./spec.ts";
 
-const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [-V] [-c CONFIGFILE]\n" +
+// Not backy2's usage: `--json`, `nbd` and `enforce` are this tool's additions (backy2's help never had them).
+const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [--json] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
-  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd}\n" +
+  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -236,7 +237,16 @@ Deno.test("-h prints the program help and exits 0", () => {
   assert(result.stdout.includes("  -c CONFIGFILE, --configfile CONFIGFILE\n                        "));
   assert(result.stdout.includes("\ncommands:\n  {initdb,backup,"));
   assert(result.stdout.includes("\n    backup              Perform a backup.\n"));
-  assert(result.stdout.endsWith("backup versions as NBD exports.\n"));
+  assert(result.stdout.includes("backup versions as NBD exports.\n"));
+  assert(result.stdout.includes("\n    migrate-catalog     Import a backy2 2.13.8 catalog into this catalog.\n"));
+  assert(result.stdout.includes("\n  --json                print listings and command results as JSON on stdout\n"));
+  // The epilog (not in backy2) names the metrics setting, which has no flag.
+  assert(result.stdout.endsWith(
+    "\n\nPrometheus metrics: set metrics_dir in [DEFAULTS] of backy.cfg to the\n" +
+      "node_exporter textfile collector directory, and every command updates\n" +
+      "backy2.prom there. The README documents the --json schema, the retention rules\n" +
+      "of enforce and the metrics.\n",
+  ));
   assertEquals(exit("--help", "--bogus").code, 0);
   assertEquals(exit("-mh").code, 0);
 });
@@ -316,7 +326,7 @@ Deno.test("Python repr of strings in messages", () => {
   assert(errorLine("it's").includes(`: invalid choice: "it's" (choose from 'initdb', 'backup', `));
 });
 
-Deno.test("the spec lists the reference subcommands in order, then migrate-catalog and nbd", () => {
+Deno.test("the spec lists the reference subcommands in order, then migrate-catalog, nbd and enforce", () => {
   assertEquals(BACKY2_SPEC.commands.map((c) => c.name), [
     "initdb",
     "backup",
@@ -342,6 +352,7 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     "sla",
     "migrate-catalog",
     "nbd",
+    "enforce",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",
@@ -349,6 +360,7 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     "-m/--machine-output",
     "-s/--skip-header",
     "-r/--human-readable",
+    "undefined/--json",
     "-V/--version",
     "-c/--configfile",
   ]);
@@ -356,4 +368,22 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     assert(command.help.length > 0, command.name);
     for (const option of command.options) assert(option.help.length > 0, `${command.name} ${option.long}`);
   }
+});
+
+Deno.test("a positional of any number of words (nargs='*', enforce's names)", () => {
+  assertEquals(run("enforce", "latest3").args.names, []);
+  assertEquals(run("enforce", "latest3", "vm1", "vm2").args, { force: false, rules: "latest3", names: ["vm1", "vm2"] });
+  assertEquals(run("enforce", "-f", "latest3", "--", "-odd").args.names, ["-odd"]);
+  assertEquals(errorLine("enforce"), "backy2 enforce: error: the following arguments are required: rules");
+  // As in Python 3.11's argparse, an option between the positionals ends the list before it started.
+  assertEquals(errorLine("enforce", "latest3", "-f", "vm1"), "backy2: error: unrecognized arguments: vm1");
+  const help = formatHelp(BACKY2_SPEC, "enforce", 80);
+  assert(help.startsWith("usage: backy2 enforce [-h] [-f] rules [names ...]\n"));
+  assert(help.includes("(all names when none is given)\n               (default: None)\n"));
+});
+
+Deno.test("--json is a global flag without a short form", () => {
+  assertEquals(run("--json", "ls").globals.json, true);
+  assertEquals(run("ls").globals.json, false);
+  assertEquals(errorLine("ls", "--json"), "backy2: error: unrecognized arguments: --json");
 });

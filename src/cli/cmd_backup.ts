@@ -3,6 +3,7 @@
  * could not show are refused before anything is created.
  */
 import type { CommandContext } from "./context.ts";
+import type { StatsRow } from "../catalog/catalog.ts";
 import { backup } from "../engine/backup.ts";
 import { parseCsvRecord } from "../output/fields.ts";
 import { parseExpire } from "../output/dates.ts";
@@ -20,6 +21,8 @@ export async function backupCommand(ctx: CommandContext): Promise<number> {
   checkName("Version name", name);
   checkName("Snapshot name", snapshotName);
   checkTags(tags ?? []);
+  ctx.result.name = name;
+  declareCounters(ctx);
   await ctx.openStore();
   const outcome = await backup(ctx.engine, {
     sourceUrl: ctx.string("source")!,
@@ -30,8 +33,37 @@ export async function backupCommand(ctx: CommandContext): Promise<number> {
     continueVersion: ctx.string("continueVersion"),
     tags,
     expire,
-    onVersion: (uid) => ctx.flags.machineOutput && ctx.print(`${uid}\n`),
+    onVersion: (uid) => {
+      ctx.result.uid = uid;
+      if (ctx.flags.machineOutput) ctx.print(`${uid}\n`);
+    },
   });
   if (outcome.exitCode === 0 && ctx.flags.machineOutput) ctx.print(`${outcome.uid}\n`);
+  countFromStats(ctx, outcome.uid);
   return outcome.exitCode;
+}
+
+/** The `--json` counters: the stats row this run wrote (its names in snake case, `found` dropped). */
+const STATS_COUNTERS: [string, keyof StatsRow][] = [
+  ["size_bytes", "versionSizeBytes"],
+  ["size_blocks", "versionSizeBlocks"],
+  ["bytes_read", "bytesRead"],
+  ["blocks_read", "blocksRead"],
+  ["bytes_written", "bytesWritten"],
+  ["blocks_written", "blocksWritten"],
+  ["bytes_dedup", "bytesFoundDedup"],
+  ["blocks_dedup", "blocksFoundDedup"],
+  ["bytes_sparse", "bytesSparse"],
+  ["blocks_sparse", "blocksSparse"],
+];
+
+function declareCounters(ctx: CommandContext): void {
+  ctx.report.declare(...STATS_COUNTERS.map(([name]) => name));
+}
+
+function countFromStats(ctx: CommandContext, uid: string): void {
+  // A backup that failed its sanity check removed its version and wrote no row: its counters stay 0.
+  const row = ctx.engine.catalog.listStats({ versionUid: uid }).at(-1);
+  if (!row) return;
+  for (const [name, key] of STATS_COUNTERS) ctx.report.set(name, row[key] as number);
 }

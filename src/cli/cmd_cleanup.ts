@@ -13,12 +13,14 @@ export async function cleanup(ctx: CommandContext): Promise<number> {
         "to use. Add --dangerous-force to run it anyway.",
     );
   }
+  ctx.result.mode = ctx.flag("full") ? "full" : "fast";
+  ctx.report.declare("blobs_deleted");
   await ctx.openStore();
   if (ctx.flag("full")) {
-    await fullCleanup(ctx.engine, prefix, force);
+    ctx.report.set("blobs_deleted", await fullCleanup(ctx.engine, prefix, force));
     return 0;
   }
   if (prefix !== undefined) ctx.log.warning("--prefix is only used by a full cleanup (--full); ignoring it.");
-  await fastCleanup(ctx.engine, force);
+  ctx.report.set("blobs_deleted", await fastCleanup(ctx.engine, force));
   return 0;
 }

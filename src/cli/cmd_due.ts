@@ -7,14 +7,19 @@ import type { CommandContext } from "./context.ts";
 import { formatDateTime } from "../output/dates.ts";
 import { type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
 import { renderReport } from "../output/report.ts";
+import { isoFromDate } from "../output/json.ts";
 import { type DueRow, dueRows, reportNames, type ScheduledVersion, type Scheduler } from "../engine/schedule.ts";
 import { now, parseCatalogTime } from "../util/clock.ts";
 
 export const DUE_FIELDS: FieldSpecs<DueRow> = {
   name: { align: "l", value: (row) => row.name },
-  schedulers: { align: "l", value: (row) => row.schedulers.join(",") },
-  expire_date: { align: "c", value: (row) => formatDateTime(row.expireDate) },
-  due_since: { align: "c", value: (row) => formatDateTime(row.dueSince) },
+  schedulers: { align: "l", value: (row) => row.schedulers.join(","), json: (row) => row.schedulers },
+  expire_date: {
+    align: "c",
+    value: (row) => formatDateTime(row.expireDate),
+    json: (row) => isoFromDate(row.expireDate),
+  },
+  due_since: { align: "c", value: (row) => formatDateTime(row.dueSince), json: (row) => isoFromDate(row.dueSince) },
 };
 
 export function due(ctx: CommandContext): number {

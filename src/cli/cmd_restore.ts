@@ -10,10 +10,13 @@ import { BackyError, Exit } from "../util/errors.ts";
 
 export async function restoreCommand(ctx: CommandContext): Promise<number> {
   const continueFrom = parsePyInt(ctx.string("continueFrom") ?? "0");
+  const uid = ctx.string("version_uid")!;
+  ctx.result.uid = uid;
+  ctx.report.declare("blocks_written", "bytes_written", "blocks_sparse", "bytes_sparse", "blocks_missing");
   await ctx.openStore();
   try {
     return await restore(ctx.engine, {
-      uid: ctx.string("version_uid")!,
+      uid,
       targetUrl: ctx.string("target")!,
       sparse: ctx.flag("sparse"),
       force: ctx.flag("force"),

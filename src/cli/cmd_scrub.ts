@@ -6,12 +6,14 @@ import { BackyError } from "../util/errors.ts";
 
 export async function scrub(ctx: CommandContext): Promise<number> {
   const share = percentile(ctx.string("percentile") ?? "100");
+  const uid = ctx.string("version_uid")!;
+  ctx.result.uid = uid;
+  ctx.report.declare("checked", "bytes_read", "invalid_blobs", "source_mismatches");
   await ctx.openStore();
-  return await scrubVersion(ctx.engine, {
-    uid: ctx.string("version_uid")!,
-    sourceUrl: ctx.string("source"),
-    percentile: share,
-  });
+  const code = await scrubVersion(ctx.engine, { uid, sourceUrl: ctx.string("source"), percentile: share });
+  // The scrub ran to its end (0 or 20): the version exists, and its name labels the scrub metrics.
+  ctx.result.name = ctx.engine.catalog.getVersion(uid).name;
+  return code;
 }
 
 /** The share of blocks to check; the reference takes any integer, which let `-p -5` mark a version valid. */

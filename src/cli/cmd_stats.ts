@@ -11,6 +11,7 @@ import type { CommandContext } from "./context.ts";
 import type { StatsRow } from "../catalog/catalog.ts";
 import { type FieldSpec, type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
 import { renderReport } from "../output/report.ts";
+import { isoFromCatalog } from "../output/json.ts";
 import { parsePyInt } from "../output/pystr.ts";
 import { BackyError } from "../util/errors.ts";
 
@@ -18,7 +19,7 @@ const count = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ alig
 const bytes = (value: (row: StatsRow) => number): FieldSpec<StatsRow> => ({ align: "r", humanize: true, value });
 
 export const STATS_FIELDS: FieldSpecs<StatsRow> = {
-  date: { align: "c", value: (s) => s.date },
+  date: { align: "c", value: (s) => s.date, json: (s) => isoFromCatalog(s.date) },
   uid: { align: "c", value: (s) => s.versionUid },
   name: { align: "l", value: (s) => s.versionName },
   "size bytes": bytes((s) => s.versionSizeBytes),

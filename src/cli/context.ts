@@ -19,8 +19,10 @@ import { openSource, openTarget } from "../io/open.ts";
 import { BackyError } from "../util/errors.ts";
 import { join } from "../util/paths.ts";
 import type { ReportFlags } from "../output/report.ts";
+import type { JsonValue } from "../output/json.ts";
+import { RunReport } from "../engine/run_report.ts";
 
-export type Args = Record<string, string | boolean | undefined>;
+export type Args = Record<string, string | string[] | boolean | undefined>;
 
 export interface GlobalFlags {
   verbose: boolean;
@@ -28,6 +30,8 @@ export interface GlobalFlags {
   machineOutput: boolean;
   skipHeader: boolean;
   humanReadable: boolean;
+  /** `--json`: listings and results as JSON on stdout. */
+  json: boolean;
   /** `-c FILE` as given, if given. */
   configFile?: string;
 }
@@ -39,6 +43,12 @@ export class CommandContext {
   private readonly backend: LazyStore;
   readonly locks: Locks;
   readonly interruption: Interruption;
+  /** What the pipelines counted; the `--json` result and the metrics read it. */
+  readonly report = new RunReport();
+  /** Fields a command adds to its `--json` result object (uid, name, ...). */
+  readonly result: Record<string, JsonValue> = {};
+  /** True once the command wrote to stdout (a listing under `--json` then needs no result object). */
+  printed = false;
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
   createsCatalog = false;
 
@@ -64,6 +74,7 @@ export class CommandContext {
 
   /** Writes to stdout as is. */
   print(text: string): void {
+    this.printed = true;
     writeAll(Deno.stdout, text);
   }
 
@@ -72,6 +83,7 @@ export class CommandContext {
       machine: this.flags.machineOutput,
       skipHeader: this.flags.skipHeader,
       humanReadable: this.flags.humanReadable,
+      json: this.flags.json,
     };
   }
 
@@ -80,8 +92,19 @@ export class CommandContext {
     return typeof value === "string" ? value : undefined;
   }
 
+  /** A positional that takes any number of words (`[NAME ...]`). */
+  strings(name: string): string[] {
+    const value = this.args[name];
+    return Array.isArray(value) ? value : [];
+  }
+
   flag(name: string): boolean {
     return this.args[name] === true;
+  }
+
+  /** The catalog, if the command opened it (nothing is opened just to ask). */
+  get openedCatalog(): Engine["catalog"] | null {
+    return this.built?.catalog ?? null;
   }
 
   get engine(): Engine {
@@ -120,6 +143,7 @@ export class CommandContext {
       log: this.log,
       locks: this.locks,
       interruption: this.interruption,
+      report: this.report,
       hasher: (algorithm = config.defaults.hashFunction) => this.hasher(algorithm),
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),

@@ -6,13 +6,15 @@
  * any other command stop at its next safe point (backup, restore and scrub check between blocks; the rest
  * finish); a second one ends the process at once. Either way the exit code is the signal's (130, 143, 129).
  */
-import { parseArgs } from "./args.ts";
+import { formatUsage, parseArgs } from "./args.ts";
 import { BACKY2_SPEC } from "./spec.ts";
 import { type Args, CommandContext, type GlobalFlags } from "./context.ts";
 import { type Config, loadConfig } from "../config/config.ts";
 import { Logger, writeAll } from "../log/logger.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { notImplemented } from "./not_implemented.ts";
+import { CommandTimer, configFailure, oneLine, type Outcome, printResult } from "./outcome.ts";
+import { writeMetrics } from "../metrics/write.ts";
 import {
   listenForStopSignals,
   signalExitCode,
@@ -53,6 +55,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,
+  enforce: async () => (await import("./cmd_enforce.ts")).enforce,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
@@ -73,21 +76,32 @@ export async function run(argv: string[]): Promise<number> {
     return Exit.ok;
   }
   const flags = globalFlags(parsed.globals);
+  if (flags.json && flags.machineOutput) return conflictingFlags();
   let config: Config;
-  const log = new Logger({ verbose: flags.verbose, machineOutput: flags.machineOutput });
+  const log = new Logger({ verbose: flags.verbose, machineOutput: flags.machineOutput, json: flags.json });
   try {
     config = loadConfig({ configFile: parsed.globals.configfile as string | undefined });
     prepareEmbeddedDefault(config);
     log.openLogfile(config.defaults.logfile);
   } catch (error) {
     writeAll(Deno.stderr, `${describe(error)}\n`);
-    return error instanceof BackyError ? error.exitCode : Exit.config;
+    const code = error instanceof BackyError ? error.exitCode : Exit.config;
+    if (flags.json) writeAll(Deno.stdout, configFailure(parsed.command, code, describe(error)));
+    return code;
   }
   log.info(`$ backy2 ${argv.join(" ")}`);
   const ctx = new CommandContext(parsed.args, flags, config, log);
-  const stopListening = listenForStopSignals(ctx.interruption, stopHandlers(parsed.command, log));
+  const timer = new CommandTimer(parsed.command);
+  const finish = (code: number, error?: string) => {
+    const outcome = timer.outcome(code, error);
+    printResult(ctx, outcome);
+    writeMetrics(ctx, outcome);
+    return code;
+  };
+  const stopListening = listenForStopSignals(ctx.interruption, stopHandlers(parsed.command, log, finish));
   try {
-    return await runCommand(parsed.command, ctx);
+    const { code, error } = await runCommand(parsed.command, ctx);
+    return finish(code, error);
   } finally {
     await ctx.close().catch(() => {});
     log.close();
@@ -95,10 +109,14 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function stopHandlers(command: string, log: Logger): StopSignalHandlers {
+function stopHandlers(
+  command: string,
+  log: Logger,
+  finish: (code: number, error: string) => number,
+): StopSignalHandlers {
   const exitNow = (signal: StopSignal, message: string) => {
     log.error(message);
-    Deno.exit(signalExitCode(signal));
+    Deno.exit(finish(signalExitCode(signal), message));
   };
   return {
     first: READ_ONLY.has(command) ? (signal) => exitNow(signal, `Interrupted by ${signal}.`) : undefined,
@@ -106,7 +124,7 @@ function stopHandlers(command: string, log: Logger): StopSignalHandlers {
   };
 }
 
-async function runCommand(name: string, ctx: CommandContext): Promise<number> {
+async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outcome, "code" | "error">> {
   const { log } = ctx;
   try {
     if (!ctx.locks.lock("backy", "shared")) {
@@ -117,13 +135,14 @@ async function runCommand(name: string, ctx: CommandContext): Promise<number> {
     const code = await command(ctx);
     const signal = ctx.interruption.signal;
     if (signal !== null && code === Exit.ok && !SERVERS.has(name)) {
-      log.error(`Interrupted by ${signal} after the command had done its work.`);
-      return signalExitCode(signal);
+      const message = `Interrupted by ${signal} after the command had done its work.`;
+      log.error(message);
+      return { code: signalExitCode(signal), error: message };
     }
     if (code === Exit.ok) log.info("Backy complete.\n");
-    return code;
+    return { code };
   } catch (error) {
-    return reportFailure(error, ctx);
+    return { code: reportFailure(error, ctx), error: oneLine(describe(error)) };
   }
 }
 
@@ -149,8 +168,16 @@ function globalFlags(globals: Args): GlobalFlags {
     machineOutput: globals.machineOutput === true,
     skipHeader: globals.skipHeader === true,
     humanReadable: globals.humanReadable === true,
+    json: globals.json === true,
     configFile: typeof globals.configfile === "string" && globals.configfile !== "" ? globals.configfile : undefined,
   };
+}
+
+/** `--json` and `-m` both claim stdout: a usage error, as argparse reports mutually exclusive options. */
+function conflictingFlags(): number {
+  const message = "backy2: error: argument --json: not allowed with argument -m/--machine-output\n";
+  writeAll(Deno.stderr, formatUsage(BACKY2_SPEC) + message);
+  return Exit.argparse;
 }
 
 /** Creates the per-user data directory of the embedded default, telling the user once where it is. */

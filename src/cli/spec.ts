@@ -1,6 +1,7 @@
 /**
  * The whole command line surface of backy2 2.13.8 (behavior §2.1, §2.6) as a declarative
- * {@link ProgramSpec} for the argparse work-alike in `args.ts`.
+ * {@link ProgramSpec} for the argparse work-alike in `args.ts`, plus this tool's own additions (`--json`,
+ * `migrate-catalog`, `enforce`).
  *
  * Order matters: options and subcommands appear in usage and help in the order listed here, and
  * ambiguous-prefix errors name the candidates in this order, exactly as argparse does.
@@ -46,6 +47,12 @@ const GLOBALS: OptionSpec[] = [
   flag("-m", "--machine-output", "machineOutput", "pipe-separated machine readable output"),
   flag("-s", "--skip-header", "skipHeader", "omit the header line of listings"),
   flag("-r", "--human-readable", "humanReadable", "show byte sizes with binary units (KiB, MiB, ...)"),
+  flag(
+    undefined,
+    "--json",
+    "json",
+    "print listings and command results as JSON on stdout (log lines go to stderr); not with -m",
+  ),
   { ...flag("-V", "--version", "version", "Show version"), standalone: true },
   value("-c", "--configfile", "configfile", "use only this config file"),
 ];
@@ -130,6 +137,16 @@ const NBD = command("nbd", "Serve all backup versions as NBD exports.", [], [
   { long: "--tls-key", dest: "tlsKey", kind: "value", metavar: "FILE", help: "The PEM private key of --tls-cert" },
 ]);
 
+const ENFORCE = command(
+  "enforce",
+  "Apply retention rules: list which versions the rules keep and which they would remove (a dry run).",
+  [
+    pos("rules", "Comma-separated rules: latestN, hoursN, daysN, weeksN, monthsN, yearsN (e.g. latest3,days30)"),
+    { name: "names", help: "Only versions of these names (all names when none is given)", many: true },
+  ],
+  [flag("-f", "--force", "force", "Remove the versions no rule keeps (protected and young versions stay)")],
+);
+
 const COMMANDS: CommandSpec[] = [
   command("initdb", "Initialize the database by creating its tables. Existing tables and data are never dropped.", []),
   BACKUP,
@@ -180,12 +197,19 @@ const COMMANDS: CommandSpec[] = [
     pos("engine", "Import every version of a backy2 2.13.8 SQLite catalog (sqlite:///PATH) into this catalog"),
   ]),
   NBD,
+  ENFORCE,
 ];
 
-/** backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog` and `nbd`. */
+/**
+ * backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`,
+ * `nbd` and `enforce`. The epilog (not in backy2) points to the settings that have no flag.
+ */
 export const BACKY2_SPEC: ProgramSpec = {
   prog: "backy2",
   description: "Backup and restore for block devices.",
+  epilog: "Prometheus metrics: set metrics_dir in [DEFAULTS] of backy.cfg to the node_exporter textfile " +
+    "collector directory, and every command updates backy2.prom there. The README documents the --json " +
+    "schema, the retention rules of enforce and the metrics.",
   globals: GLOBALS,
   commands: COMMANDS,
 };

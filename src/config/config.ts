@@ -60,6 +60,8 @@ export interface Config {
     encryptionVersion: number;
     encryptionKey: Uint8Array | null;
     cachedir: string;
+    /** The node_exporter textfile-collector directory that gets `backy2.prom`; empty = no metrics. */
+    metricsDir: string;
   };
   meta: {
     type: string;
@@ -202,6 +204,7 @@ function readDefaults(section: ConfigSection): Config["defaults"] {
     encryptionVersion,
     encryptionKey: readEncryptionKey(section, encryptionVersion),
     cachedir: section.path("cachedir", "/tmp"),
+    metricsDir: section.path("metrics_dir", ""),
   };
 }
 

@@ -96,6 +96,7 @@ Deno.test("loadConfig: embedded default for a user", async () => {
     encryptionVersion: 0,
     encryptionKey: null,
     cachedir: "/tmp",
+    metricsDir: "",
   });
   assert.deepEqual(config.meta, {
     type: "backy2.meta_backends.sql",
@@ -580,4 +581,11 @@ Deno.test("shipped backy.cfg: parses, changes nothing, provides the sample sched
   for (const [name, [interval, keep, sla]] of Object.entries(expected)) {
     assert.deepEqual(withSample.scheduler(name), { interval, keep, sla }, name);
   }
+});
+
+Deno.test("metrics_dir is a path (relative to the working directory); empty or unset means no metrics", async () => {
+  const { config: fromFile, file } = await loadWith({ DEFAULTS: { metrics_dir: "prom" } });
+  assert.equal(fromFile.defaults.metricsDir, join(file, "..", "prom"));
+  const { config: unset } = await loadWith({});
+  assert.equal(unset.defaults.metricsDir, "");
 });

@@ -192,6 +192,7 @@ class BackupRun {
       this.insertStats(version);
       if (failure?.kind === "write") {
         this.engine.log.error(`Exception during saving to the data backend: ${failure.message}`);
+        this.engine.report?.fail(`Exception during saving to the data backend: ${failure.message}`);
         this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
         return { uid: version.uid, exitCode: Exit.dataBackend };
       }
@@ -355,6 +356,7 @@ class BackupRun {
     const { log, catalog } = this.engine;
     log.error("Source and backup don't match in regions outside of the hints.");
     log.error("Looks like the hints don't match or the source is different.");
+    this.engine.report?.fail("Source and backup don't match in regions outside of the hints.");
     log.error(`Found wrong source data at block ${id}: offset ${id * this.blockSize} with max. length ${length}`);
     catalog.removeVersion(uid);
     return { uid, exitCode: Exit.sanityCheck };

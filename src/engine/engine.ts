@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Locks } from "../lock/locks.ts";
 import type { Hasher } from "./hasher.ts";
 import type { Interruption } from "./interruption.ts";
+import type { RunReport } from "./run_report.ts";
 
 export interface EngineSettings {
   blockSize: number;
@@ -32,6 +33,8 @@ export interface Engine {
   locks: Locks;
   /** Set by SIGINT, SIGTERM or SIGHUP; long jobs check it between blocks. */
   interruption: Interruption;
+  /** Where the pipelines count what they did (for `--json` results and metrics); absent in some unit tests. */
+  report?: RunReport;
   /** The shared hasher of `algorithm` (default: the configured hash function). */
   hasher(algorithm?: string): Hasher;
   openSource(url: string): Promise<Source>;

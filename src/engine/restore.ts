@@ -10,7 +10,7 @@
  */
 import type { BlobRef } from "../catalog/catalog.ts";
 import type { Target } from "../io/io.ts";
-import { BlobUnreadableError } from "../store/block_store.ts";
+import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { BackyError, Exit, versionLocked } from "../util/errors.ts";
 import type { Engine } from "./engine.ts";
 import { Progress } from "./progress.ts";
@@ -48,6 +48,7 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   checkContinueFrom(request.continueFrom, version.uid, map.length);
   const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
   const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);
+  engine.report?.add("blocks_missing", missing);
   if (missing > 0) {
     engine.log.warning(
       `Version ${version.uid} is incomplete: ${missing} of its ${map.length} blocks were never backed up; ` +
@@ -60,7 +61,9 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
     await stopIfInterrupted(engine, request, target, request.continueFrom);
     const damaged = await restoreData(engine, request, target, reads, map.length);
     await target.flush();
-    return damaged ? Exit.dataBackend : Exit.ok;
+    if (!damaged) return Exit.ok;
+    engine.report?.fail("Some blocks could not be read or failed their checksum.");
+    return Exit.dataBackend;
   } finally {
     await target.close();
   }
@@ -94,9 +97,13 @@ async function zeroSparseBlocks(
     const ref = refs.get(map[id]);
     if (!ref) continue;
     if (ref.uid !== null) reads.push({ id, ref });
-    else if (!request.sparse) {
-      await target.writeZeroes(id * blockSize, ref.size);
-      written += ref.size;
+    else {
+      engine.report?.add("blocks_sparse");
+      engine.report?.add("bytes_sparse", ref.size);
+      if (!request.sparse) {
+        await target.writeZeroes(id * blockSize, ref.size);
+        written += ref.size;
+      }
     }
     progress.update({ done: id - request.continueFrom + 1, total: map.length - request.continueFrom, bytes: written });
   }
@@ -180,6 +187,8 @@ async function restoreData(
       } catch (error) {
         if (!(error instanceof BlobUnreadableError)) throw error;
         engine.log.error(`Exception during reading from the data backend: ${error.message}`);
+        const problem = error instanceof BlobNotFoundError ? "not found" : "unreadable";
+        engine.report?.invalid(id, ref.uid, `${problem}: ${error.message}`);
         invalidateBlob(engine, ref.uid!, ref.checksum);
         damaged = true;
         return;
@@ -192,11 +201,14 @@ async function restoreData(
           `Checksum mismatch during restore for block ${id} (is: ${actual} should-be: ` +
             `${ref.checksum}, block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
         );
+        engine.report?.invalid(id, ref.uid, `checksum mismatch (is: ${actual} should-be: ${ref.checksum})`);
         invalidateBlob(engine, ref.uid!, ref.checksum);
         damaged = true;
       }
       await writeBlock(target, id, id * blockSize, new Uint8Array(buffer, 0, length));
       bytes += length;
+      engine.report?.add("blocks_written");
+      engine.report?.add("bytes_written", length);
       lastId.done(id);
     } finally {
       buffers.give(buffer);

@@ -40,7 +40,7 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
     log.error("Version is incomplete.");
     catalog.setVersionValid(version.uid, false);
     log.info(`Marked version invalid (UID ${version.uid})`);
-    return Exit.scrubFailed;
+    return failed(engine, "Version is incomplete.");
   }
   const refs = catalog.refs(new Set(map));
   // Against a source every block is compared, even blocks that share a blob with an earlier one.
@@ -49,11 +49,10 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
   try {
     if (source && source.size !== version.sizeBytes) {
       // Every block would differ; one line says why instead.
-      log.error(
-        `Source ${request.sourceUrl} has ${source.size} bytes, but version ${version.uid} has ` +
-          `${version.sizeBytes}: not comparing them; nothing was checked.`,
-      );
-      return Exit.scrubFailed;
+      const message = `Source ${request.sourceUrl} has ${source.size} bytes, but version ${version.uid} has ` +
+        `${version.sizeBytes}: not comparing them; nothing was checked.`;
+      log.error(message);
+      return failed(engine, message);
     }
     const run = new ScrubRun(engine, source, `Scrubbing ${version.name} (${version.uid})`);
     await run.check(checks);
@@ -69,12 +68,20 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
       }
       return Exit.ok;
     }
-    if (run.blobProblems > 0) log.error(`Marked version invalid because it has errors: ${version.uid}`);
-    else log.error(`Version ${version.uid} differs from its source; the backup itself is intact and stays as it was.`);
-    return Exit.scrubFailed;
+    const message = run.blobProblems > 0
+      ? `Marked version invalid because it has errors: ${version.uid}`
+      : `Version ${version.uid} differs from its source; the backup itself is intact and stays as it was.`;
+    log.error(message);
+    return failed(engine, message);
   } finally {
     await source?.close();
   }
+}
+
+/** Exit 20, with the reason for the result object. */
+function failed(engine: Engine, reason: string): number {
+  engine.report?.fail(reason);
+  return Exit.scrubFailed;
 }
 
 function interrupted(engine: Engine, request: ScrubRequest, run: ScrubRun, total: number): Error {
@@ -133,6 +140,7 @@ class ScrubRun {
   }
 
   async check(checks: BlockCheck[]): Promise<void> {
+    this.engine.report?.declare("checked", "bytes_read", "invalid_blobs", "source_mismatches");
     let done = 0;
     try {
       await forEachInWindow(
@@ -153,6 +161,7 @@ class ScrubRun {
     const { engine } = this;
     if (engine.interruption.requested) return;
     this.checked++;
+    engine.report?.add("checked");
     let buffer = await this.buffers.take();
     try {
       if (ref.uid === null) {
@@ -168,12 +177,14 @@ class ScrubRun {
         engine.log.error(`Exception during reading from the data backend: ${error.message}`);
         const problem = error instanceof BlobNotFoundError ? "Blob not found" : "Blob unreadable";
         engine.log.error(`${problem}: block ${id} (UID ${ref.uid}, checksum ${ref.checksum}, size ${ref.size})`);
-        return this.blobFailed(ref);
+        const reason = error instanceof BlobNotFoundError ? "not found" : "unreadable";
+        return this.blobFailed(id, ref, `${reason}: ${error.message}`);
       }
       this.bytes += data.length;
+      engine.report?.add("bytes_read", data.length);
       if (data.length !== ref.size) {
         engine.log.error(`Blob has wrong size: ${ref.uid} is: ${data.length} should be: ${ref.size}`);
-        return this.blobFailed(ref);
+        return this.blobFailed(id, ref, `wrong size (is: ${data.length} should-be: ${ref.size})`);
       }
       if (data.buffer !== buffer || data.byteOffset !== 0) new Uint8Array(buffer).set(data);
       const hashed = await engine.hasher().hash(buffer, data.length);
@@ -184,7 +195,7 @@ class ScrubRun {
           `Checksum mismatch during scrub for block ${id} (UID ${ref.uid}) (is: ${actual} ` +
             `should-be: ${ref.checksum}).`,
         );
-        return this.blobFailed(ref);
+        return this.blobFailed(id, ref, `checksum mismatch (is: ${actual} should-be: ${ref.checksum})`);
       }
       if (this.source) await this.compareWithSource(id, ref, buffer);
       engine.log.debug(`Scrub of block ${id} (UID ${ref.uid}) ok.`);
@@ -193,8 +204,10 @@ class ScrubRun {
     }
   }
 
-  private blobFailed(ref: BlobRef): void {
+  private blobFailed(id: number, ref: BlobRef, reason: string): void {
     this.blobProblems++;
+    this.engine.report?.add("invalid_blobs");
+    this.engine.report?.invalid(id, ref.uid, reason);
     invalidateBlob(this.engine, ref.uid!, ref.checksum);
   }
 
@@ -211,5 +224,6 @@ class ScrubRun {
         `${ref.checksum ?? "None"}). NOT setting this block invalid, because the source looks wrong.`,
     );
     this.sourceProblems++;
+    this.engine.report?.add("source_mismatches");
   }
 }

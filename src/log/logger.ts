@@ -4,7 +4,8 @@
  * `{local time with ms} [{pid}] {message}`.
  *
  * Under `-m` stdout carries only the machine output that scripts parse: no log line goes there, and the
- * lines `-v` asks for go to stderr instead. A logfile that cannot be opened or written (full disk, missing
+ * lines `-v` asks for go to stderr instead. Under `--json` stdout carries only JSON: every console line (INFO
+ * and WARNING too) goes to stderr. A logfile that cannot be opened or written (full disk, missing
  * or read-only directory, a directory in its place) never stops a command: one warning on stderr, then the
  * command goes on without the logfile.
  */
@@ -22,6 +23,8 @@ const encoder = new TextEncoder();
 export interface LoggerOptions {
   verbose: boolean;
   machineOutput: boolean;
+  /** `--json`: the console lines go to stderr (at the usual levels). */
+  json?: boolean;
 }
 
 type Sink = { writeSync(p: Uint8Array): number };
@@ -35,7 +38,7 @@ export class Logger {
 
   constructor(options: LoggerOptions) {
     this.consoleLevel = options.verbose ? Level.DEBUG : options.machineOutput ? Level.ERROR : Level.INFO;
-    this.console = options.machineOutput ? Deno.stderr : Deno.stdout;
+    this.console = options.machineOutput || options.json ? Deno.stderr : Deno.stdout;
   }
 
   /** Starts appending INFO and up to `path`. */

@@ -8,6 +8,7 @@ import { BackyError } from "../util/errors.ts";
 import { humanize } from "./humanize.ts";
 import { pyStr, pyStrip } from "./pystr.ts";
 import type { Align, Column } from "./table.ts";
+import type { JsonValue } from "./json.ts";
 
 /**
  * The first record of `text` read like Python's `csv.reader` (excel dialect: `,` delimiter, `"`
@@ -139,6 +140,8 @@ export interface FieldSpec<T> {
   /** Shown through {@link humanize} when `-r` is given. */
   humanize?: boolean;
   value: (row: T) => string | number;
+  /** The typed value under `--json` (booleans, numbers, ISO dates, arrays); defaults to `value`. */
+  json?: (row: T) => JsonValue;
 }
 
 export type FieldSpecs<T> = Record<string, FieldSpec<T>>;

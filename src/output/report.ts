@@ -1,11 +1,12 @@
 /**
- * The one entry point every listing command (ls, stats, du, due, sla) uses to turn typed rows into
- * what it writes to stdout, honouring the global `-m` (machine), `-s` (skip header) and `-r`
- * (human readable) flags.
+ * The one entry point every listing command (ls, stats, du, due, sla, enforce) uses to turn typed rows
+ * into what it writes to stdout, honouring the global `-m` (machine), `-s` (skip header), `-r` (human
+ * readable) and `--json` flags: a listing that renders through here gets all of them.
  */
 
 import { type FieldSpecs, selectFields } from "./fields.ts";
 import { renderMachine } from "./machine.ts";
+import { renderJsonRows } from "./json.ts";
 import { assertUniqueNames, renderTable } from "./table.ts";
 
 export interface ReportFlags {
@@ -15,6 +16,8 @@ export interface ReportFlags {
   skipHeader: boolean;
   /** `-r`: humanize the fields whose spec says so. */
   humanReadable: boolean;
+  /** `--json`: a JSON array of typed rows (`-s` and `-r` do not apply). */
+  json?: boolean;
 }
 
 /**
@@ -27,6 +30,7 @@ export interface ReportFlags {
  * output does not care).
  */
 export function renderReport<T>(fields: string[], specs: FieldSpecs<T>, rows: T[], flags: ReportFlags): string {
+  if (flags.json) return renderJsonRows(fields, specs, rows);
   const header = !flags.skipHeader;
   // PrettyTable rejects repeated names when they are set, before any row is formatted.
   if (!flags.machine) assertUniqueNames(fields);

@@ -1,0 +1,24 @@
+/**
+ * Removing one version's metadata, as `rm` and `enforce --force` both do it: under the version's exclusive
+ * lock, refusing protected versions and (unless `ignoreAge`) versions younger than
+ * `disallow_rm_when_younger_than_days`. `cleanup` frees the blobs afterwards.
+ */
+import type { CommandContext } from "./context.ts";
+import { BackyError, versionLocked } from "../util/errors.ts";
+import { now, parseCatalogTime } from "../util/clock.ts";
+import { ageInDays } from "../engine/retention.ts";
+
+export function removeVersion(ctx: CommandContext, uid: string, options: { ignoreAge: boolean }): void {
+  const { catalog, locks, log } = ctx.engine;
+  if (!locks.lock(uid, "exclusive")) throw versionLocked(uid);
+  const version = catalog.getVersion(uid);
+  if (version.protected) throw new BackyError(`Version ${uid} is protected. Will not delete.`);
+  if (!options.ignoreAge) {
+    const ageDays = ageInDays(parseCatalogTime(version.date), now());
+    if (ctx.config.defaults.disallowRmWhenYoungerThanDays > ageDays) {
+      throw new BackyError(`Version ${uid} is too young. Will not delete.`, { quoted: true });
+    }
+  }
+  const blocks = catalog.removeVersion(uid);
+  log.info(`Removed backup version ${uid} with ${blocks} blocks.`);
+}
