@@ -2,7 +2,7 @@
  * A pool of `node:crypto` hash workers (hash_worker.ts), one per core: the fallback {@link Hasher} where
  * OpenSSL cannot be loaded. Buffers are transferred to a worker and back, never copied.
  */
-import type { HashJob, HashResult } from "./hash_worker.ts";
+import { type HashJob, type HashResult, hashWorkerUrl } from "./hash_worker.ts";
 import type { Hashed, Hasher } from "./hasher.ts";
 
 export class HashPool implements Hasher {
@@ -11,8 +11,9 @@ export class HashPool implements Hasher {
   private nextJob = 0;
 
   constructor(readonly algorithm: string, size = navigator.hardwareConcurrency || 2) {
+    const url = hashWorkerUrl();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL("./hash_worker.ts", import.meta.url).href, { type: "module" });
+      const worker = new Worker(url, { type: "module" });
       worker.onmessage = (event: MessageEvent<HashResult>) => this.settle(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
