@@ -25,12 +25,16 @@ export interface OptionSpec {
   standalone?: boolean;
 }
 
-/** A positional argument; `optional` is argparse's `nargs='?'`, `many` its `nargs='*'` (a list, maybe empty). */
+/**
+ * A positional argument; `optional` is argparse's `nargs='?'`, `many` its `nargs='*'` (a list, maybe empty),
+ * `choices` argparse's `choices=`.
+ */
 export interface PositionalSpec {
   name: string;
   help: string;
   optional?: boolean;
   many?: boolean;
+  choices?: string[];
 }
 
 export interface CommandSpec {
@@ -80,6 +84,7 @@ interface Positional {
   help: string;
   optional: boolean;
   many: boolean;
+  choices?: string[];
 }
 
 interface Parser {
@@ -136,6 +141,7 @@ function buildParser(spec: ProgramSpec): Parser {
       help: p.help,
       optional: (p.optional ?? false) || (p.many ?? false),
       many: p.many ?? false,
+      choices: p.choices,
     }));
     top.commands.set(command.name, makeParser(`${spec.prog} ${command.name}`, "", command.options, positionals));
     top.commandHelp.set(command.name, command.help);
@@ -368,6 +374,11 @@ class ParseRun {
     if (positional.kind === "commands") return this.takeCommand(positional, words);
     const dashes = words.indexOf("--");
     if (dashes >= 0) words.splice(dashes, 1);
+    const choices = positional.choices;
+    if (choices && words[0] !== undefined && !choices.includes(words[0])) {
+      const message = `invalid choice: ${pyRepr(words[0])} (choose from ${choices.map(pyRepr).join(", ")})`;
+      throw new ArgError(this.parser, `argument ${positional.name}: ${message}`);
+    }
     this.values[positional.name] = positional.many ? words : words[0];
   }
 
@@ -463,10 +474,15 @@ function optionUsage(option: Optional): string {
   return option.kind === "value" ? `[${option.strings[0]} ${option.metavar}]` : `[${option.strings[0]}]`;
 }
 
+/** How usage and help show a positional: its name, or its choices as `{a,b,c}`. */
+function metavar(positional: Positional): string {
+  return positional.choices ? `{${positional.choices.join(",")}}` : positional.name;
+}
+
 function positionalUsage(positional: Positional): string {
   if (positional.kind === "commands") return `${positional.name} ...`;
   if (positional.many) return `[${positional.name} ...]`;
-  return positional.optional ? `[${positional.name}]` : positional.name;
+  return positional.optional ? `[${metavar(positional)}]` : metavar(positional);
 }
 
 /** Splits a usage string into the pieces argparse wraps as units. */
@@ -545,7 +561,7 @@ function positionalItem(parser: Parser, positional: Positional): HelpItem {
     return { invocation: positional.name, help: "", children };
   }
   const help = positional.optional && positional.help ? `${positional.help} (default: None)` : positional.help;
-  return { invocation: positional.name, help, children: [] };
+  return { invocation: metavar(positional), help, children: [] };
 }
 
 function helpSections(parser: Parser): [string, HelpItem[]][] {

@@ -4,13 +4,13 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { formatHelp, formatUsage, parseArgs, type ParseResult, pyRepr, wrapText } from "./args.ts";
+import { formatHelp, formatUsage, parseArgs, type ParseResult, type ProgramSpec, pyRepr, wrapText } from "./args.ts";
 import { BACKY2_SPEC } from "./spec.ts";
 
 // Not backy2's usage: `--json`, `nbd` and `enforce` are this tool's additions (backy2's help never had them).
 const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [--json] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
-  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce}\n" +
+  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce,completion}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -239,6 +239,10 @@ Deno.test("-h prints the program help and exits 0", () => {
   assert(result.stdout.includes("\n    backup              Perform a backup.\n"));
   assert(result.stdout.includes("backup versions as NBD exports.\n"));
   assert(result.stdout.includes("\n    migrate-catalog     Import a backy2 2.13.8 catalog into this catalog.\n"));
+  assert(result.stdout.includes(
+    "\n    completion          Print a shell completion script for backy2 (commands,\n" +
+      "                        flags, version uids and names).\n",
+  ));
   assert(result.stdout.includes("\n  --json                print listings and command results as JSON on stdout\n"));
   // The epilog (not in backy2) names the metrics setting, which has no flag.
   assert(result.stdout.endsWith(
@@ -326,7 +330,7 @@ Deno.test("Python repr of strings in messages", () => {
   assert(errorLine("it's").includes(`: invalid choice: "it's" (choose from 'initdb', 'backup', `));
 });
 
-Deno.test("the spec lists the reference subcommands in order, then migrate-catalog, nbd and enforce", () => {
+Deno.test("the spec lists the reference subcommands in order, then migrate-catalog, nbd, enforce and completion", () => {
   assertEquals(BACKY2_SPEC.commands.map((c) => c.name), [
     "initdb",
     "backup",
@@ -353,6 +357,7 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     "migrate-catalog",
     "nbd",
     "enforce",
+    "completion",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",
@@ -386,4 +391,42 @@ Deno.test("--json is a global flag without a short form", () => {
   assertEquals(run("--json", "ls").globals.json, true);
   assertEquals(run("ls").globals.json, false);
   assertEquals(errorLine("ls", "--json"), "backy2: error: unrecognized arguments: --json");
+});
+
+/** A program with one command whose positional takes one of a few choices (argparse `choices=`). */
+const CHOICE_SPEC: ProgramSpec = {
+  prog: "backy2",
+  description: "",
+  globals: [],
+  commands: [{
+    name: "completion",
+    help: "Print a completion script.",
+    options: [],
+    positionals: [{ name: "shell", help: "The shell to complete for", choices: ["bash", "zsh", "fish"] }],
+  }],
+};
+
+Deno.test("a positional with choices: accepted values, argparse's usage, help and errors", () => {
+  const ok = parseArgs(CHOICE_SPEC, ["completion", "zsh"], 80);
+  assertEquals(ok.kind === "run" ? ok.args : ok, { shell: "zsh" });
+  const usage = "usage: backy2 completion [-h] {bash,zsh,fish}\n";
+  const wrong = parseArgs(CHOICE_SPEC, ["completion", "tcsh"], 80);
+  assertEquals(wrong, {
+    kind: "exit",
+    code: 2,
+    stdout: "",
+    stderr: usage +
+      "backy2 completion: error: argument shell: invalid choice: 'tcsh' (choose from 'bash', 'zsh', 'fish')\n",
+  });
+  const missing = parseArgs(CHOICE_SPEC, ["completion"], 80);
+  assertEquals(
+    missing.kind === "exit" ? missing.stderr : "",
+    usage +
+      "backy2 completion: error: the following arguments are required: shell\n",
+  );
+  assertEquals(
+    formatHelp(CHOICE_SPEC, "completion", 80),
+    usage + "\npositional arguments:\n  {bash,zsh,fish}  The shell to complete for\n\n" +
+      "options:\n  -h, --help       show this help message and exit\n",
+  );
 });

@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     writeAll(Deno.stdout, `${VERSION}\n`);
     return Exit.ok;
   }
+  if (parsed.command === "completion") return await printCompletion(parsed.args.shell as string);
   const flags = globalFlags(parsed.globals);
   if (flags.json && flags.machineOutput) return conflictingFlags();
   let config: Config;
@@ -107,6 +108,13 @@ export async function run(argv: string[]): Promise<number> {
     log.close();
     stopListening();
   }
+}
+
+/** `completion SHELL` needs no config, catalog or lock: it only prints the script. */
+async function printCompletion(shell: string): Promise<number> {
+  const { completionScript } = await import("./completion.ts");
+  writeAll(Deno.stdout, completionScript(shell as "bash" | "zsh" | "fish", BACKY2_SPEC));
+  return Exit.ok;
 }
 
 function stopHandlers(

@@ -198,11 +198,14 @@ const COMMANDS: CommandSpec[] = [
   ]),
   NBD,
   ENFORCE,
+  command("completion", "Print a shell completion script for backy2 (commands, flags, version uids and names).", [
+    { name: "shell", help: "The shell to complete for", choices: ["bash", "zsh", "fish"] },
+  ]),
 ];
 
 /**
  * backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`,
- * `nbd` and `enforce`. The epilog (not in backy2) points to the settings that have no flag.
+ * `nbd`, `enforce` and `completion`. The epilog (not in backy2) points to the settings that have no flag.
  */
 export const BACKY2_SPEC: ProgramSpec = {
   prog: "backy2",

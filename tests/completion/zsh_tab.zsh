@@ -1,0 +1,14 @@
+# Presses TAB once in an interactive zsh: prints what the command line reads afterwards.
+# Usage: zsh -f zsh_tab.zsh COMPLETION_SCRIPT 'LINE TO COMPLETE'
+# The line runs in a pseudo-terminal (zsh/zpty) with compinit and the script loaded; after the TAB, the keys
+# Ctrl-A and Ctrl-E wrap the edited line in `print -r -- "<<<" LINE ">>>"`, and Enter runs it.
+zmodload zsh/zpty || exit 3
+zpty shell 'zsh -f -i' || exit 3
+zpty -w shell "PS1='> '; autoload -U compinit; compinit -u -D; source ${(q)1}"
+zpty -w -n shell "$2"$'\t'
+sleep 1
+zpty -w -n shell $'\x01print -r -- "<<<" \x05 ">>>"\n'
+zpty -r shell output '*<<< *>>>*' || exit 4
+zpty -d shell
+output=${output##*<<< }
+print -r -- "${output%%>>>*}"
