@@ -53,7 +53,9 @@ async function buildAndUnpack(dir: string): Promise<string> {
   const [top, ...others] = [...Deno.readDirSync(`${dir}/unpacked`)].map((e) => e.name);
   assertEquals(others, []);
   const app = `${dir}/unpacked/${top}`;
-  assertEquals([...Deno.readDirSync(app)].map((e) => e.name).sort(), ["LICENSE.deno", "backy2", "backy2.js", "deno"]);
+  const names = (path: string) => [...Deno.readDirSync(path)].map((e) => e.name).sort();
+  assertEquals(names(app), ["LICENSE.deno", "backy2", "backy2.js", "deno", "systemd"]);
+  assertEquals(names(`${app}/systemd`), names(`${ROOT}/contrib/systemd`));
   const magic = (await Deno.readFile(`${app}/deno`)).subarray(0, 4);
   assertEquals([...magic], [0x7f, 0x45, 0x4c, 0x46], "deno must be the executable, not npm's wrapper script");
   return app;
