@@ -102,6 +102,7 @@ Deno.test("completion zsh: the script parses, and TAB in an interactive zsh comp
     assertEquals(await tab("backy2 res"), "backy2 restore");
     assertEquals(await tab("backy2 restore --sp"), "backy2 restore --sparse");
     assertEquals(await tab("backy2 completion f"), "backy2 completion fish");
+    assertEquals(await tab("backy2 cleanup --dang"), "backy2 cleanup --dangerous-force");
     assertEquals(
       await tab(`${BACKY2} -c ${sb.config} restore ${uids[0].slice(0, 6)}`),
       `${BACKY2} -c ${sb.config} restore ${uids[0]}`,

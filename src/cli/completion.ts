@@ -53,6 +53,9 @@ const OPTION_VALUES: Record<string, ValueKind> = {
   fromVersion: "uid",
   continueVersion: "uid",
   rbd: "file",
+  socket: "file",
+  tlsCert: "file",
+  tlsKey: "file",
 };
 
 /** Commands whose `name` positional is a version name (elsewhere `name` is a tag). */

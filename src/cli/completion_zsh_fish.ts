@@ -32,10 +32,10 @@ function zshAction(fn: string, kind: ValueKind): string {
 function zshOption(fn: string, option: CompletedOption): string {
   const value = option.value;
   const suffix = value ? `:${message(value.metavar)}:${zshAction(fn, value.kind)}` : "";
-  const text = zshQuote(`[${explanation(option.help)}]${suffix}`);
+  const text = `[${explanation(option.help)}]${suffix}`;
   const names = option.strings.map((s) => value ? `${s}${s.startsWith("--") ? "=" : "+"}` : s);
-  if (names.length === 1) return `${zshQuote(names[0])}${text}`;
-  return `${zshQuote(`(${option.strings.join(" ")})`)}{${names.join(",")}}${text}`;
+  if (names.length === 1) return zshQuote(`${names[0]}${text}`);
+  return `${zshQuote(`(${option.strings.join(" ")})`)}{${names.join(",")}}${zshQuote(text)}`;
 }
 
 function zshPositional(fn: string, positional: CompletedPositional, index: number): string {
