@@ -80,6 +80,7 @@ Deno.test("completion bash: commands, flags, choices, version uids and names", a
     assertEquals(await complete(BACKY2, `--configfile=${sb.config}`, "ls", ""), ["vm1", "web\\ server"]);
     assertEquals(await complete(BACKY2, "-c", sb.config, "backup", "-s", "snap", "file:///x", "w"), ["web\\ server"]);
     assertEquals(await complete(BACKY2, "-c", sb.config, "restore", uids[0], ""), []);
+    assertEquals(await complete(BACKY2, "-c", sb.config, "enforce", "latest3", "vm1", ""), ["vm1", "web\\ server"]);
     assertEquals(await complete(BACKY2, "-c", sb.config, "add-tag", uids[0], ""), []);
     assertEquals(await complete("backy2", "-c", `${sb.dir}/backy.c`), [sb.config]);
   } finally {
@@ -108,6 +109,10 @@ Deno.test("completion zsh: the script parses, and TAB in an interactive zsh comp
       `${BACKY2} -c ${sb.config} restore ${uids[0]}`,
     );
     assertEquals(await tab(`${BACKY2} -mc ${sb.config} ls we`), `${BACKY2} -mc ${sb.config} ls web server`);
+    assertEquals(
+      await tab(`${BACKY2} -c ${sb.config} enforce latest3 vm1 we`),
+      `${BACKY2} -c ${sb.config} enforce latest3 vm1 web server`,
+    );
   } finally {
     await sb.remove();
   }
@@ -132,6 +137,8 @@ Deno.test("completion fish: the script parses, and complete -C completes", async
     assertEquals(await complete(`${BACKY2} -c ${sb.config} restore `), uids);
     assertEquals(await complete(`${BACKY2} -c ${sb.config} ls `), ["vm1", "web server"]);
     assertEquals(await complete(`${BACKY2} -c ${sb.config} backup -f `), uids);
+    assertEquals(await complete(`${BACKY2} -c ${sb.config} enforce latest3 vm1 `), ["vm1", "web server"]);
+    assertEquals(await complete(`${BACKY2} -c ${sb.config} enforce `), []);
   } finally {
     await sb.remove();
   }

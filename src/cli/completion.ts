@@ -29,6 +29,8 @@ export interface CompletedPositional {
   name: string;
   help: string;
   optional: boolean;
+  /** Takes any number of words (argparse `nargs='*'`); only the last positional does. */
+  many: boolean;
   kind: ValueKind;
 }
 
@@ -58,8 +60,8 @@ const OPTION_VALUES: Record<string, ValueKind> = {
   tlsKey: "file",
 };
 
-/** Commands whose `name` positional is a version name (elsewhere `name` is a tag). */
-const VERSION_NAME_COMMANDS = new Set(["backup", "ls", "due", "sla"]);
+/** Commands whose `name` (or `names`) positional is a version name (elsewhere `name` is a tag). */
+const VERSION_NAME_COMMANDS = new Set(["backup", "ls", "due", "sla", "enforce"]);
 const FILE_POSITIONALS = new Set(["filename", "mount"]);
 
 function option(spec: OptionSpec): CompletedOption {
@@ -72,7 +74,7 @@ function option(spec: OptionSpec): CompletedOption {
 function positionalKind(command: string, spec: PositionalSpec): ValueKind {
   if (spec.choices) return { choices: spec.choices };
   if (spec.name.startsWith("version_uid")) return "uid";
-  if (spec.name === "name" && VERSION_NAME_COMMANDS.has(command)) return "name";
+  if ((spec.name === "name" || spec.name === "names") && VERSION_NAME_COMMANDS.has(command)) return "name";
   return FILE_POSITIONALS.has(spec.name) ? "file" : "none";
 }
 
@@ -85,6 +87,7 @@ function command(spec: CommandSpec): CompletedCommand {
       name: p.name,
       help: p.help,
       optional: p.optional ?? false,
+      many: p.many ?? false,
       kind: positionalKind(spec.name, p),
     })),
   };

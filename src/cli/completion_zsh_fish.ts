@@ -39,8 +39,9 @@ function zshOption(fn: string, option: CompletedOption): string {
 }
 
 function zshPositional(fn: string, positional: CompletedPositional, index: number): string {
-  const colons = positional.optional ? "::" : ":";
-  return zshQuote(`${index + 1}${colons}${message(positional.help)}:${zshAction(fn, positional.kind)}`);
+  const position = positional.many ? "*" : `${index + 1}`;
+  const colons = positional.optional && !positional.many ? "::" : ":";
+  return zshQuote(`${position}${colons}${message(positional.help)}:${zshAction(fn, positional.kind)}`);
 }
 
 function zshArguments(specs: string[], indent: string): string {
@@ -123,7 +124,7 @@ function fishOption(prog: string, fn: string, condition: string, option: Complet
 
 function fishPositional(prog: string, fn: string, command: string, p: CompletedPositional, index: number): string[] {
   if (p.kind === "none") return [];
-  const condition = fishQuote(`${fn}_using ${command} ${index}`);
+  const condition = fishQuote(`${fn}_using ${command} ${index}${p.many ? "+" : ""}`);
   const values = typeof p.kind !== "string" || p.kind === "uid" || p.kind === "name"
     ? fishValue(fn, p.kind).replace("-x ", "")
     : "-F";
@@ -211,11 +212,16 @@ function ${fn}_state
     printf '%s\\n' "$command" $count "$config"
 end
 
-# True when the command being completed is $1 ('' before any) and, given $2, that many positionals precede.
+# True when the command being completed is $1 ('' before any) and, given $2, that many positionals precede
+# (N+: at least N).
 function ${fn}_using -a command position
     set -l state (${fn}_state)
     test "$state[1]" = "$command"; or return 1
-    test -z "$position"; or test "$state[2]" = "$position"
+    if string match -q -- '*+' $position
+        test "$state[2]" -ge (string trim -r -c + -- $position)
+    else
+        test -z "$position"; or test "$state[2]" = "$position"
+    end
 end
 
 # Prints the uids or names ($1) of the versions in the catalog of the config on the command line.
