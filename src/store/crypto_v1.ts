@@ -13,7 +13,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { constants, zstdCompressSync, zstdDecompressSync, type ZstdOptions } from "node:zlib";
+import { frameContentSize, zstd, ZstdError } from "./zstd.ts";
 
 /** RFC 3394 §2.2.3.1 default initial value. */
 const KEY_WRAP_IV = Buffer.from("a6a6a6a6a6a6a6a6", "hex");
@@ -107,15 +107,8 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
-function compress(plain: Uint8Array): Buffer {
-  // The frame records the content size only when the compressor knows it up front (node's pledgedSrcSize,
-  // which the bundled type definitions do not list yet).
-  const options: ZstdOptions & { pledgedSrcSize: number } = {
-    params: { [constants.ZSTD_c_compressionLevel]: 1, [constants.ZSTD_c_contentSizeFlag]: 1 },
-    pledgedSrcSize: plain.length,
-  };
-  return zstdCompressSync(plain, options);
-}
+/** backy2 compresses version-1 blocks at zstd level 1, in one frame that records the content size. */
+const V1_LEVEL = 1;
 
 /**
  * Payloads from this size on are sealed and opened by WebCrypto, below it by node:crypto. Both give the same
@@ -167,12 +160,15 @@ function randomArray(bytes: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(bytes));
 }
 
-/** Encodes one block's plain bytes as a version-1 blob under `masterKey`. */
-export async function encodeV1(plain: Uint8Array, masterKey: Uint8Array): Promise<EncodedV1> {
+/**
+ * Encodes one block's plain bytes as a version-1 blob under `masterKey`; `scratch` (room for a zstd frame of
+ * the block), when given, holds the compressed bytes on their way to the cipher.
+ */
+export async function encodeV1(plain: Uint8Array, masterKey: Uint8Array, scratch?: Uint8Array): Promise<EncodedV1> {
   checkMasterKey(masterKey);
   const dataKey = randomArray(DATA_KEY_BYTES);
   const nonce = randomArray(NONCE_BYTES);
-  const compressed = compress(plain);
+  const compressed = await zstd().compress(plain, V1_LEVEL, scratch);
   const { ciphertext, tag } = await seal(dataKey, nonce, arrayBacked(compressed));
   const blob = new Uint8Array(TAG_BYTES + NONCE_BYTES + ciphertext.length);
   blob.set(tag, 0);
@@ -188,20 +184,41 @@ export function unwrapEnvkey(envkeyHex: string | null, masterKey: Uint8Array): U
   return unwrapKey(masterKey, wrapped);
 }
 
-/** Decodes a version-1 blob to the block's plain bytes, verifying the GCM tag. */
-export async function decodeV1(blob: Uint8Array, envkeyHex: string | null, masterKey: Uint8Array): Promise<Uint8Array> {
+/**
+ * Decodes a version-1 blob to the block's plain bytes, verifying the GCM tag. The bytes land in `into` (a
+ * frame that decodes to more than it holds is a {@link BlobDecodeError}); without it, in a new array of the
+ * size the frame declares.
+ */
+export async function decodeV1(
+  blob: Uint8Array,
+  envkeyHex: string | null,
+  masterKey: Uint8Array,
+  into?: Uint8Array,
+): Promise<Uint8Array> {
   const dataKey = unwrapEnvkey(envkeyHex, masterKey);
   if (blob.length < TAG_BYTES + NONCE_BYTES) {
     throw new BlobDecodeError(`too short for encryption version 1 (${blob.length} bytes)`);
   }
   const compressed = await unseal(dataKey, blob);
   try {
-    const plain = zstdDecompressSync(compressed);
-    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+    return await zstd().decompress(compressed, into ?? new Uint8Array(declaredSize(compressed)));
   } catch (error) {
-    throw new BlobDecodeError(`it does not decompress (${(error as Error).message})`);
+    if (!(error instanceof ZstdError)) throw error;
+    throw new BlobDecodeError(`it does not decompress (${error.message})`);
   }
 }
+
+/** The content size of a frame that must declare one (as every version-1 frame does). */
+function declaredSize(frame: Uint8Array): number {
+  const size = frameContentSize(frame);
+  if (size === null || size > MAX_DECLARED_BYTES) {
+    throw new BlobDecodeError("its zstd frame does not declare a usable content size");
+  }
+  return size;
+}
+
+/** Without a caller's buffer, no frame may claim more than this. */
+const MAX_DECLARED_BYTES = 1 << 30;
 
 /** Wraps the data key of `envkeyHex` (wrapped under `oldKey`) under `newKey` instead. */
 export function rewrapEnvkey(envkeyHex: string | null, oldKey: Uint8Array, newKey: Uint8Array): string {
