@@ -3,7 +3,7 @@
  *
  * One interface for every catalog backend (the embedded SQLite one today, PostgreSQL later). A version's
  * blocks are a {@link BlockMap}: one 32-bit blob-reference id per block, 0 for "not written yet". A blob
- * reference ({@link BlobRef}) is one distinct stored block content (uid, checksum, size, encryption fields,
+ * reference ({@link BlobRef}) is one distinct stored block content (uid, checksum, size, codec fields,
  * valid flag), or a sparse block of some size (uid null). Many blocks of many versions share one reference,
  * which is what makes an unchanged differential backup cost a few kilobytes instead of one row per block.
  */
@@ -42,12 +42,16 @@ export interface BlobRef {
   /** Plain (decoded) size in bytes. */
   size: number;
   valid: boolean;
+  /** The blob's codec id (see store/codecs.ts), in backy2's enc_version column. */
   encVersion: number;
   encEnvkey: string | null;
   encNonce: string | null;
+  /** Bytes the blob takes in the block store; null when not recorded (blobs written before it was). */
+  storedSize: number | null;
 }
 
-export type NewBlobRef = Omit<BlobRef, "id" | "valid">;
+/** A reference to record; a stored size left out is unknown, or the size itself for a plain blob. */
+export type NewBlobRef = Omit<BlobRef, "id" | "valid" | "storedSize"> & { storedSize?: number | null };
 
 /** One blob-reference id per block id; 0 = no block recorded yet. */
 export type BlockMap = Uint32Array;
@@ -83,6 +87,8 @@ export interface BackupStats {
   bytesSparse: number;
   blocksSparse: number;
   durationSeconds: number;
+  /** Bytes the written blobs take in the block store; null or absent where it was not counted. */
+  bytesStored?: number | null;
 }
 
 /** One stats row (backy2's `stats` table); `date` is `YYYY-MM-DD HH:MM:SS` (UTC). */
@@ -95,7 +101,9 @@ export interface StatsRow extends BackupStats {
  * `migrate-catalog` bring in. `uid` null is a sparse block; `valid` is its reference's flag; `date` is when
  * the block was recorded (the version's date unless it was stored apart).
  */
-export interface BlockRecord extends Omit<BlobRef, "id"> {
+export interface BlockRecord extends Omit<BlobRef, "id" | "storedSize"> {
+  /** As in {@link NewBlobRef}. */
+  storedSize?: number | null;
   /** The block id (its index in the version), not a reference id. */
   id: number;
   date: CatalogTime;
@@ -168,11 +176,11 @@ export interface Catalog {
    */
   irregularRefs(blockSize: number): Map<number, BlobRef>;
   /**
-   * A valid stored blob with this checksum, encryption version and size, if any. With `claimFor`, the
-   * in-progress version claims it in the same transaction, so that no cleanup deletes it until that
-   * version is committed or removed.
+   * A valid stored blob with this checksum and size whose codec is one of `codecs`, if any: one of codec
+   * `codecs[0]` when there is one, else the oldest. With `claimFor`, the in-progress version claims it in the same
+   * transaction, so that no cleanup deletes it until that version is committed or removed.
    */
-  findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null;
+  findDedup(checksum: string, size: number, codecs: readonly number[], claimFor?: string): BlobRef | null;
   /**
    * Records references to durable blobs; returns their ids in order. With `claimFor`, the in-progress
    * version claims them, so that no cleanup deletes them before it is committed or removed.

@@ -59,10 +59,13 @@ Deno.test("an imported version exports its blocks as given and shares references
       block(1, null),
       block(2, "a", { date: "2026-11-26 15:04:53.000001" }),
       block(3, "e", { encVersion: 1, encEnvkey: "k", encNonce: "n", valid: false }),
+      block(4, "z", { encVersion: 2, storedSize: 1234 }),
     ];
-    const v = version("v1", 4, { protected: true, valid: false, expire: "2021-03-04 05:06:07.000000", tags: ["x"] });
+    const v = version("v1", 5, { protected: true, valid: false, expire: "2021-03-04 05:06:07.000000", tags: ["x"] });
     await catalog.importVersion(v, blocks);
-    assert.deepEqual(catalog.exportBlocks("v1"), blocks);
+    // A stored size not given is a plain blob's own size, else unknown.
+    const storedSizes = [4096, null, 4096, null, 1234];
+    assert.deepEqual(catalog.exportBlocks("v1"), blocks.map((b, i) => ({ ...b, storedSize: storedSizes[i] })));
     const listed = catalog.getVersion("v1");
     assert.deepEqual(listed, { ...v, inProgress: false, blockSize: null, hashFunction: null });
     const map = catalog.blockMap("v1");
@@ -140,6 +143,7 @@ Deno.test("imported stats rows keep their dates and order", async () => {
       bytesSparse: 0,
       blocksSparse: 0,
       durationSeconds: 3,
+      bytesStored: versionUid === "c" ? 7 : null,
     });
     const rows = [row("a", "2026-11-26 15:04:52"), row("b", "2026-11-26 15:04:52"), row("c", "2026-11-26 15:04:53")];
     catalog.importStats(rows);

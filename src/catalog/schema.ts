@@ -99,6 +99,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE versions ADD COLUMN block_size INTEGER;
   ALTER TABLE versions ADD COLUMN hash_function TEXT;
   `,
+  // 4: the bytes each blob takes in the block store (its codec may compress it) and each backup run's stored
+  // bytes. NULL where they were not recorded; a plain blob takes its size.
+  `
+  ALTER TABLE blobs ADD COLUMN stored_size INTEGER;
+  UPDATE blobs SET stored_size = size WHERE uid IS NOT NULL AND enc_version = 0;
+  ALTER TABLE stats ADD COLUMN bytes_stored INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -49,16 +49,17 @@ interface BlobRow {
   enc_version: number;
   enc_envkey: string | null;
   enc_nonce: string | null;
+  stored_size: number | null;
 }
 
 const VERSION_COLUMNS =
   "uid, date, expire, name, snapshot_name, size, size_bytes, valid, protected, draft IS NOT NULL AS in_progress, " +
   "block_size, hash_function";
-const BLOB_COLUMNS = "id, uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce";
+const BLOB_COLUMNS = "id, uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, stored_size";
 const LOOKUP_BATCH = 500;
 const STATS_COLUMNS = "date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
   "blocks_read, bytes_written, blocks_written, bytes_found_dedup, blocks_found_dedup, bytes_sparse, blocks_sparse, " +
-  "duration_seconds";
+  "duration_seconds, bytes_stored";
 
 interface StatsDbRow {
   date: string;
@@ -75,6 +76,7 @@ interface StatsDbRow {
   bytes_sparse: number;
   blocks_sparse: number;
   duration_seconds: number;
+  bytes_stored: number | null;
 }
 
 function toStats(row: StatsDbRow): StatsRow {
@@ -93,6 +95,7 @@ function toStats(row: StatsDbRow): StatsRow {
     bytesSparse: row.bytes_sparse,
     blocksSparse: row.blocks_sparse,
     durationSeconds: row.duration_seconds,
+    bytesStored: row.bytes_stored,
   };
 }
 
@@ -457,9 +460,9 @@ export class SqliteCatalog implements Catalog {
       ).get(...fields) as { id: number } | undefined;
       id = row?.id ?? Number(
         this.stmt(
-          "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created) " +
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-        ).run(...fields, created).lastInsertRowid,
+          "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created, " +
+            "stored_size) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        ).run(...fields, created, storedSizeOf(block)).lastInsertRowid,
       );
       known.set(key, id);
     }
@@ -506,12 +509,13 @@ export class SqliteCatalog implements Catalog {
     return new Map(rows.map((row) => [row.id, toRef(row)]));
   }
 
-  findDedup(checksum: string, encVersion: number, size: number, claimFor?: string): BlobRef | null {
+  findDedup(checksum: string, size: number, codecs: readonly number[], claimFor?: string): BlobRef | null {
+    if (codecs.length === 0) return null;
     const find = () =>
       this.stmt(
-        `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND enc_version = ? AND size = ? AND valid = 1 ` +
-          "AND uid IS NOT NULL LIMIT 1",
-      ).get(checksum, encVersion, size) as BlobRow | undefined;
+        `SELECT ${BLOB_COLUMNS} FROM blobs WHERE checksum = ? AND size = ? AND valid = 1 AND uid IS NOT NULL ` +
+          `AND enc_version IN (${codecs.map(() => "?").join(", ")}) ORDER BY enc_version = ? DESC, id LIMIT 1`,
+      ).get(checksum, size, ...codecs, codecs[0]) as BlobRow | undefined;
     // A miss (most lookups of a first backup) takes no write lock. A hit is looked up again and claimed in one
     // transaction, so that no cleanup can come between finding the blob and claiming it.
     if (claimFor === undefined) return nullableRef(find());
@@ -616,8 +620,8 @@ export class SqliteCatalog implements Catalog {
 
   addRefs(refs: NewBlobRef[], claimFor?: string): number[] {
     const insert = this.stmt(
-      "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created) " +
-        "VALUES (?, ?, ?, 1, ?, ?, ?, 0, ?)",
+      "INSERT INTO blobs (uid, checksum, size, valid, enc_version, enc_envkey, enc_nonce, refs, created, " +
+        "stored_size) VALUES (?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
     );
     const claim = this.stmt("INSERT OR IGNORE INTO claims (ref_id, version_uid) VALUES (?, ?)");
     const created = Math.floor(Date.now() / 1000);
@@ -631,6 +635,7 @@ export class SqliteCatalog implements Catalog {
           ref.encEnvkey,
           ref.encNonce,
           created,
+          storedSizeOf(ref),
         );
         if (claimFor !== undefined) claim.run(lastInsertRowid, claimFor);
         return Number(lastInsertRowid);
@@ -724,7 +729,7 @@ export class SqliteCatalog implements Catalog {
     this.stmt(
       "INSERT INTO stats (date, version_uid, version_name, version_size_bytes, version_size_blocks, bytes_read, " +
         "blocks_read, bytes_written, blocks_written, bytes_found_dedup, blocks_found_dedup, bytes_sparse, " +
-        "blocks_sparse, duration_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "blocks_sparse, duration_seconds, bytes_stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ).run(
       date,
       s.versionUid,
@@ -740,6 +745,7 @@ export class SqliteCatalog implements Catalog {
       s.bytesSparse,
       s.blocksSparse,
       s.durationSeconds,
+      s.bytesStored ?? null,
     );
   }
 
@@ -832,5 +838,12 @@ function toRef(row: BlobRow): BlobRef {
     encVersion: row.enc_version,
     encEnvkey: row.enc_envkey,
     encNonce: row.enc_nonce,
+    storedSize: row.stored_size,
   };
+}
+
+/** The stored size to record: the one given, else a plain blob's own size (else unknown). */
+function storedSizeOf(ref: NewBlobRef): number | null {
+  if (ref.storedSize !== undefined && ref.storedSize !== null) return ref.storedSize;
+  return ref.uid !== null && ref.encVersion === 0 ? ref.size : null;
 }

@@ -42,7 +42,7 @@ Deno.test("removing the last version using a blob makes it a cleanup candidate",
   await catalog.commitVersion(v.uid, Uint32Array.of(id));
   catalog.removeVersion(v.uid);
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE).map((c) => c.uid), ["only"]);
-  assert.equal(catalog.findDedup("sum", 0, 4096), null);
+  assert.equal(catalog.findDedup("sum", 4096, [0]), null);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });
@@ -53,7 +53,7 @@ Deno.test("a blob claimed by a running backup survives the removal of its last v
   const old = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   await catalog.commitVersion(old.uid, Uint32Array.of(id));
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  assert.deepEqual(catalog.findDedup("sum", 0, 4096, running.uid)?.id, id);
+  assert.deepEqual(catalog.findDedup("sum", 4096, [0], running.uid)?.id, id);
   catalog.removeVersion(old.uid);
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), []);
   await catalog.commitVersion(running.uid, Uint32Array.of(id));
@@ -109,8 +109,8 @@ Deno.test("a full cleanup keeps what a version, a draft or a claim uses, and for
   assert.deepEqual([...catalog.usedBlobUids("k")], ["kept"]);
   assert.deepEqual([...catalog.dropUnusedBlobs("x")], []);
   assert.deepEqual([...catalog.dropUnusedBlobs()].sort(), used);
-  assert.equal(catalog.findDedup("2", 0, 4096), null, "no backup deduplicates onto the deleted blob");
-  assert.equal(catalog.findDedup("1", 0, 4096)?.id, kept);
+  assert.equal(catalog.findDedup("2", 4096, [0]), null, "no backup deduplicates onto the deleted blob");
+  assert.equal(catalog.findDedup("1", 4096, [0])?.id, kept);
   assert.deepEqual(catalog.takeDeleteCandidates(FAR_FUTURE), [], "no candidate is left for a fast cleanup");
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
@@ -121,11 +121,11 @@ Deno.test("an invalidated blob is never found for deduplication again, with or w
   const [id] = catalog.addRefs([blob("bad", "sum")]);
   const v = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
   await catalog.commitVersion(v.uid, Uint32Array.of(id));
-  assert.equal(catalog.findDedup("sum", 0, 4096)?.uid, "bad");
+  assert.equal(catalog.findDedup("sum", 4096, [0])?.uid, "bad");
   assert.deepEqual(catalog.invalidate("bad", "sum"), [v.uid]);
   const running = catalog.createVersion({ name: "a", snapshotName: "", size: 1, sizeBytes: 4096, ...LAYOUT });
-  assert.equal(catalog.findDedup("sum", 0, 4096), null);
-  assert.equal(catalog.findDedup("sum", 0, 4096, running.uid), null);
+  assert.equal(catalog.findDedup("sum", 4096, [0]), null);
+  assert.equal(catalog.findDedup("sum", 4096, [0], running.uid), null);
   catalog.close();
   Deno.removeSync(dir, { recursive: true });
 });

@@ -10,7 +10,8 @@ import { BACKY2_SPEC } from "./spec.ts";
 // Not backy2's usage: `--json`, `nbd` and `enforce` are this tool's additions (backy2's help never had them).
 const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [--json] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
-  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce,completion}\n" +
+  "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce,completion," +
+  "migrate-compression}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -244,6 +245,11 @@ Deno.test("-h prints the program help and exits 0", () => {
       "                        flags, version uids and names).\n",
   ));
   assert(result.stdout.includes("\n  --json                print listings and command results as JSON on stdout\n"));
+  assert(
+    result.stdout.includes(
+      "\n    migrate-compression\n                        Create a new version with unencrypted blocks stored in\n",
+    ),
+  );
   // The epilog (not in backy2) names the metrics setting, which has no flag.
   assert(result.stdout.endsWith(
     "\n\nPrometheus metrics: set metrics_dir in [DEFAULTS] of backy.cfg to the\n" +
@@ -330,7 +336,7 @@ Deno.test("Python repr of strings in messages", () => {
   assert(errorLine("it's").includes(`: invalid choice: "it's" (choose from 'initdb', 'backup', `));
 });
 
-Deno.test("the spec lists the reference subcommands in order, then migrate-catalog, nbd, enforce and completion", () => {
+Deno.test("the spec lists the reference subcommands in order, then ours: migrate-catalog, nbd, enforce, ...", () => {
   assertEquals(BACKY2_SPEC.commands.map((c) => c.name), [
     "initdb",
     "backup",
@@ -358,6 +364,7 @@ Deno.test("the spec lists the reference subcommands in order, then migrate-catal
     "nbd",
     "enforce",
     "completion",
+    "migrate-compression",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",

@@ -20,6 +20,10 @@ export const DU_FIELDS: FieldSpecs<Usage> = {
   Individual: size((u) => u.individual),
   "Est. Space": size((u) => u.estSpace),
   "Est. Space freed": size((u) => u.estSpaceFreed),
+  // Ours, only with -f: what the same blobs take in the block store (compressed).
+  Stored: size((u) => u.stored),
+  "Est. Stored": size((u) => u.estStored),
+  "Est. Stored freed": size((u) => u.estStoredFreed),
 };
 
 export function du(ctx: CommandContext): number {

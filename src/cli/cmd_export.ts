@@ -2,10 +2,11 @@
  * `backy2 export VERSION_UID FILENAME [-F FORMAT]` (behavior §13.1): writes a version's metadata dump into a
  * file, or to stdout for `-`. Format `2.12` (the default) is backy2's, byte for byte, including the extra
  * newline after a dump written to stdout; `deno-1` is this tool's lossless format (tags, expire time,
- * microseconds, stats), which `import` reads back.
+ * microseconds, stats, codec ids and stored sizes), which `import` reads back. A version with blocks in a
+ * codec backy2 cannot read (zstd) has no 2.12 dump: that is one error line, and nothing is written.
  */
 import type { CommandContext } from "./context.ts";
-import { DUMP_FORMATS, renderDump212, renderDumpDeno } from "../output/dump.ts";
+import { DUMP_FORMATS, DumpError, renderDump212, renderDumpDeno } from "../output/dump.ts";
 import { BackyError } from "../util/errors.ts";
 
 export function exportCommand(ctx: CommandContext): number {
@@ -24,8 +25,13 @@ function renderExport(ctx: CommandContext, uid: string, format: string): string 
   const { catalog } = ctx.engine;
   const version = catalog.getVersion(uid);
   const blocks = catalog.exportBlocks(uid);
-  if (format === "2.12") return renderDump212(version, blocks);
-  return renderDumpDeno(version, blocks, catalog.listStats({ versionUid: uid }));
+  if (format !== "2.12") return renderDumpDeno(version, blocks, catalog.listStats({ versionUid: uid }));
+  try {
+    return renderDump212(version, blocks);
+  } catch (error) {
+    if (error instanceof DumpError) throw new BackyError(error.message);
+    throw error;
+  }
 }
 
 function writeDump(filename: string, text: string): void {

@@ -5,7 +5,7 @@
 import type { CommandContext } from "./context.ts";
 import { restore } from "../engine/restore.ts";
 import { parsePyInt } from "../output/pystr.ts";
-import { WrongKeyError } from "../store/encrypting_store.ts";
+import { WrongKeyError } from "../store/codec_store.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 
 export async function restoreCommand(ctx: CommandContext): Promise<number> {

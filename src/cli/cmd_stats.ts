@@ -33,6 +33,8 @@ export const STATS_FIELDS: FieldSpecs<StatsRow> = {
   "bytes sparse": bytes((s) => s.bytesSparse),
   "blocks sparse": count((s) => s.blocksSparse),
   "duration (s)": count((s) => s.durationSeconds),
+  // Ours, only with -f: what the written blobs take in the block store; empty for runs that did not count it.
+  "bytes stored": { align: "r", humanize: true, value: (s) => s.bytesStored ?? "" },
 };
 
 export function stats(ctx: CommandContext): number {

@@ -12,7 +12,8 @@ import { LazyStore } from "../store/lazy_store.ts";
 import { openBackend } from "../store/registry.ts";
 import { ThrottledStore } from "../store/throttled_store.ts";
 import { LimitedStore } from "../store/limited_store.ts";
-import { EncryptingStore } from "../store/encrypting_store.ts";
+import { CodecStore } from "../store/codec_store.ts";
+import { codecFor } from "../store/codecs.ts";
 import { Locks } from "../lock/locks.ts";
 import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
@@ -123,7 +124,8 @@ export class CommandContext {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
       deduplication: config.defaults.deduplication,
-      encryptionVersion: config.defaults.encryptionVersion,
+      codec: codecFor(config.defaults.encryptionVersion, config.data.compression),
+      haveKey: config.defaults.encryptionKey !== null,
       processName: config.defaults.processName,
       readAhead: Math.max(config.data.simultaneousWrites, config.ioFile.simultaneousReads) + 4,
       cleanupGraceSeconds: config.data.cleanupGraceSeconds,
@@ -131,14 +133,18 @@ export class CommandContext {
     return {
       settings,
       catalog,
-      store: new EncryptingStore(
+      store: new CodecStore(
         ThrottledStore.wrap(
           new LimitedStore(this.backend, config.data.simultaneousReads, config.data.simultaneousWrites),
           config.data.bandwidthRead,
           config.data.bandwidthWrite,
         ),
-        config.defaults.encryptionVersion,
-        config.defaults.encryptionKey,
+        {
+          codec: settings.codec,
+          level: config.data.compressionLevel,
+          key: config.defaults.encryptionKey,
+          maxBlobSize: config.defaults.blockSize,
+        },
       ),
       log: this.log,
       locks: this.locks,

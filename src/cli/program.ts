@@ -52,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sla: async () => (await import("./cmd_sla.ts")).sla,
   rekey: async () => (await import("./cmd_rekey.ts")).rekey,
   "migrate-encryption": async () => (await import("./cmd_migrate_encryption.ts")).migrateEncryptionCommand,
+  "migrate-compression": async () => (await import("./cmd_migrate_compression.ts")).migrateCompressionCommand,
   "migrate-catalog": async () => (await import("./cmd_migrate_catalog.ts")).migrateCatalog,
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,

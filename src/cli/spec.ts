@@ -10,9 +10,10 @@
 import type { CommandSpec, OptionSpec, PositionalSpec, ProgramSpec } from "./args.ts";
 
 const LS_FIELDS = "date,name,snapshot_name,size,size_bytes,uid,valid,protected,tags,expire";
-const STATS_FIELDS = "date,uid,name,size bytes,size blocks,bytes read,blocks read,bytes written,blocks written," +
+export const STATS_FIELDS =
+  "date,uid,name,size bytes,size blocks,bytes read,blocks read,bytes written,blocks written," +
   "bytes dedup,blocks dedup,bytes sparse,blocks sparse,duration (s)";
-const DU_FIELDS = "Real,Null,Dedup Own,Dedup Others,Individual,Est. Space,Est. Space freed";
+export const DU_FIELDS = "Real,Null,Dedup Own,Dedup Others,Individual,Est. Space,Est. Space freed";
 const DUE_FIELDS = "name,schedulers,expire_date,due_since";
 const SLA_FIELDS = "name,breach";
 const SCHEDULERS = "daily,weekly,monthly";
@@ -201,11 +202,15 @@ const COMMANDS: CommandSpec[] = [
   command("completion", "Print a shell completion script for backy2 (commands, flags, version uids and names).", [
     { name: "shell", help: "The shell to complete for", choices: ["bash", "zsh", "fish"] },
   ]),
+  command("migrate-compression", "Create a new version with unencrypted blocks stored in the configured compression.", [
+    versionUid(),
+  ]),
 ];
 
 /**
  * backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`,
- * `nbd`, `enforce` and `completion`. The epilog (not in backy2) points to the settings that have no flag.
+ * `nbd`, `enforce`, `completion` and `migrate-compression`. The epilog (not in backy2) points to the settings that
+ * have no flag.
  */
 export const BACKY2_SPEC: ProgramSpec = {
   prog: "backy2",

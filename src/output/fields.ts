@@ -175,5 +175,5 @@ function cellOf<T>(available: FieldSpecs<T>, name: string, row: T, humanizeOn: b
   const spec = specOf(available, name);
   if (spec === undefined) throw new BackyError(name, { quoted: true });
   const value = spec.value(row);
-  return humanizeOn && spec.humanize ? humanize(Number(value)) : pyStr(value);
+  return humanizeOn && spec.humanize && typeof value === "number" ? humanize(value) : pyStr(value);
 }

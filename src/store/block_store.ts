@@ -2,10 +2,10 @@
  * The block store: where blob bytes live, addressed by 32-character blob uid.
  *
  * Backends (file, S3, memory, null) implement {@link BlockStore} and keep bytes as given; src/store/registry.ts
- * says which configuration type builds which. Features that wrap a
- * backend (encryption, throttling, retries) are BlockStores around another one: an encrypting wrapper
- * returns the {@link Encoding} it used from `write` and needs it back for `read`, which is why the catalog
- * keeps it per blob (backy2's enc_version, enc_envkey, enc_nonce).
+ * says which configuration type builds which. Features that wrap a backend (the codecs, throttling, retries)
+ * are BlockStores around another one: the codec layer returns the {@link Encoding} it used from `write` and
+ * needs it back for `read`, which is why the catalog keeps it per blob (backy2's enc_version, enc_envkey,
+ * enc_nonce).
  */
 
 export interface Encoding {
@@ -15,6 +15,16 @@ export interface Encoding {
 }
 
 export const PLAIN: Encoding = { encVersion: 0, encEnvkey: null, encNonce: null };
+
+/** What a write stored: the blob's encoding and the bytes it takes in the backend. */
+export interface Written extends Encoding {
+  storedSize: number;
+}
+
+/** A backend's answer to writing `size` bytes as they are. */
+export function writtenPlain(size: number): Written {
+  return { ...PLAIN, storedSize: size };
+}
 
 /**
  * A blob that cannot give back its bytes. Restore and scrub report it, invalidate it with every version that
@@ -52,7 +62,7 @@ export interface StoredBlob {
 
 export interface BlockStore {
   /** Stores a block's plain bytes; durable only after a later {@link flush} resolves. */
-  write(uid: string, data: Uint8Array): Promise<Encoding>;
+  write(uid: string, data: Uint8Array): Promise<Written>;
   /** Makes every write that has resolved so far durable. */
   flush(): Promise<void>;
   /**
@@ -84,6 +94,6 @@ export interface BlockStore {
 /** Refuses encodings a raw backend cannot read without the wrapper that wrote them. */
 export function assertPlain(uid: string, encoding: Encoding): void {
   if (encoding.encVersion !== 0) {
-    throw new Error(`Blob ${uid} has encryption version ${encoding.encVersion}, which needs an encryption key.`);
+    throw new Error(`Blob ${uid} has codec ${encoding.encVersion}, which only the codec layer can read.`);
   }
 }

@@ -19,8 +19,9 @@ import {
   BlobUnreadableError,
   type BlockStore,
   type Encoding,
-  PLAIN,
   type StoredBlob,
+  type Written,
+  writtenPlain,
 } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
 import { describeKind, RawFile } from "../platform/posix_io.ts";
@@ -38,7 +39,7 @@ export class FileStore implements BlockStore {
     return join(this.root, uid.slice(0, 2), uid.slice(2, 4), `${uid}.blob`);
   }
 
-  async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  async write(uid: string, data: Uint8Array): Promise<Written> {
     const dir = join(this.root, uid.slice(0, 2), uid.slice(2, 4));
     if (!this.knownDirs.has(dir)) {
       await Deno.mkdir(dir, { recursive: true });
@@ -60,7 +61,7 @@ export class FileStore implements BlockStore {
       await this.removeTemporary(temporary);
       throw error;
     }
-    return PLAIN;
+    return writtenPlain(data.length);
   }
 
   /** Removes one of this store's temporary files; it stays tracked if that fails (`close` tries again). */

@@ -4,7 +4,7 @@
  * that never do (`ls`, `stats`, ...) pay nothing for it. {@link LazyStore.open} opens it on purpose, before a
  * command changes anything, so that an unusable store fails the command while nothing is changed yet.
  */
-import type { BlockStore, Encoding, StoredBlob } from "./block_store.ts";
+import type { BlockStore, Encoding, StoredBlob, Written } from "./block_store.ts";
 
 export class LazyStore implements BlockStore {
   private opening: Promise<BlockStore> | null = null;
@@ -17,7 +17,7 @@ export class LazyStore implements BlockStore {
     return this.opening;
   }
 
-  async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  async write(uid: string, data: Uint8Array): Promise<Written> {
     return await (await this.open()).write(uid, data);
   }
   async flush(): Promise<void> {

@@ -2,7 +2,7 @@
  * `simultaneous_reads` and `simultaneous_writes` of the [DataBackend] section: a wrapper that lets at most
  * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them.
  */
-import type { BlockStore, Encoding } from "./block_store.ts";
+import type { BlockStore, Encoding, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { Slots } from "../util/slots.ts";
 
@@ -16,7 +16,7 @@ export class LimitedStore extends StoreWrapper {
     this.writes = new Slots(simultaneousWrites);
   }
 
-  override write(uid: string, data: Uint8Array): Promise<Encoding> {
+  override write(uid: string, data: Uint8Array): Promise<Written> {
     return this.writes.run(() => this.inner.write(uid, data));
   }
 

@@ -1,6 +1,6 @@
 /** Unit test of the DataBackend parallelism limits: no more blob reads or writes in flight than configured. */
 import assert from "node:assert/strict";
-import { type Encoding, PLAIN } from "./block_store.ts";
+import { type Encoding, PLAIN, type Written, writtenPlain } from "./block_store.ts";
 import { LimitedStore } from "./limited_store.ts";
 import { NullStore } from "./null_store.ts";
 
@@ -10,11 +10,11 @@ class SlowStore extends NullStore {
   mostReads = 0;
   mostWrites = 0;
 
-  override async write(_uid: string, _data: Uint8Array): Promise<Encoding> {
+  override async write(_uid: string, data: Uint8Array): Promise<Written> {
     this.mostWrites = Math.max(this.mostWrites, ++this.running);
     await new Promise((done) => setTimeout(done, 3));
     this.running--;
-    return PLAIN;
+    return writtenPlain(data.length);
   }
 
   override async read(_uid: string, _encoding: Encoding): Promise<Uint8Array> {

@@ -8,8 +8,9 @@ import {
   BlobNotFoundError,
   type BlockStore,
   type Encoding,
-  PLAIN,
   type StoredBlob,
+  type Written,
+  writtenPlain,
 } from "./block_store.ts";
 
 interface Entry {
@@ -25,10 +26,10 @@ export class MemoryStore implements BlockStore {
     return this.blobs.size;
   }
 
-  write(uid: string, data: Uint8Array): Promise<Encoding> {
+  write(uid: string, data: Uint8Array): Promise<Written> {
     // A copy: callers reuse their buffers as soon as the write resolves.
     this.blobs.set(uid, { data: data.slice(), modified: new Date() });
-    return Promise.resolve(PLAIN);
+    return Promise.resolve(writtenPlain(data.length));
   }
 
   flush(): Promise<void> {

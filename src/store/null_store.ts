@@ -2,11 +2,18 @@
  * The null data backend (behavior §17.4): writes go nowhere, for measuring everything but storage. Reading
  * a blob back is impossible by design and reported as a missing blob.
  */
-import { BlobNotFoundError, type BlockStore, type Encoding, PLAIN, type StoredBlob } from "./block_store.ts";
+import {
+  BlobNotFoundError,
+  type BlockStore,
+  type Encoding,
+  type StoredBlob,
+  type Written,
+  writtenPlain,
+} from "./block_store.ts";
 
 export class NullStore implements BlockStore {
-  write(_uid: string, _data: Uint8Array): Promise<Encoding> {
-    return Promise.resolve(PLAIN);
+  write(_uid: string, data: Uint8Array): Promise<Written> {
+    return Promise.resolve(writtenPlain(data.length));
   }
   flush(): Promise<void> {
     return Promise.resolve();

@@ -8,7 +8,7 @@
  * blob is written under a new uid with the same bytes, removing a missing blob is not an error, and a
  * listing resumes after the last blob it yielded.
  */
-import type { BlockStore, Encoding, StoredBlob } from "./block_store.ts";
+import type { BlockStore, Encoding, StoredBlob, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { BackyError } from "../util/errors.ts";
 
@@ -112,7 +112,7 @@ export class RetryStore extends StoreWrapper {
     super(inner);
   }
 
-  override write(uid: string, data: Uint8Array): Promise<Encoding> {
+  override write(uid: string, data: Uint8Array): Promise<Written> {
     return this.retrier.run(`the write of blob ${uid}`, () => this.inner.write(uid, data));
   }
   override flush(): Promise<void> {

@@ -4,7 +4,7 @@
  * an error naming the operation, the blob and the last failure, and a listing resumes where it failed.
  */
 import assert from "node:assert/strict";
-import { BlobNotFoundError, type Encoding, PLAIN, type StoredBlob } from "./block_store.ts";
+import { BlobNotFoundError, type Encoding, PLAIN, type StoredBlob, type Written } from "./block_store.ts";
 import { MemoryStore } from "./memory_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { Retrier, RetryStore, TransientError } from "./retry_store.ts";
@@ -27,7 +27,7 @@ class FailingStore extends StoreWrapper {
     if (failure) throw failure;
   }
 
-  override async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  override async write(uid: string, data: Uint8Array): Promise<Written> {
     this.next();
     return await this.inner.write(uid, data);
   }

@@ -14,8 +14,9 @@ import {
   BlobNotFoundError,
   type BlockStore,
   type Encoding,
-  PLAIN,
   type StoredBlob,
+  type Written,
+  writtenPlain,
 } from "./block_store.ts";
 import { S3Client, S3Error } from "./s3_client.ts";
 import { deleteRequest, parseDeleteResult, parseListPage } from "./s3_xml.ts";
@@ -35,7 +36,7 @@ export class S3Store implements BlockStore {
     this.bucket = client.settings.bucket;
   }
 
-  async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  async write(uid: string, data: Uint8Array): Promise<Written> {
     await this.client.send({
       method: "PUT",
       url: this.client.objectUrl(uid),
@@ -43,7 +44,7 @@ export class S3Store implements BlockStore {
       headers: { "content-type": "application/octet-stream" },
       body: data,
     });
-    return PLAIN;
+    return writtenPlain(data.length);
   }
 
   /** A PUT is durable once it is answered. */

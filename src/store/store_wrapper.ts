@@ -2,12 +2,12 @@
  * The base of block-store wrappers (encryption, throttling, retries): every call goes to the store inside unless the
  * wrapper overrides it, so a wrapper states only what it changes.
  */
-import type { BlockStore, Encoding, StoredBlob } from "./block_store.ts";
+import type { BlockStore, Encoding, StoredBlob, Written } from "./block_store.ts";
 
 export abstract class StoreWrapper implements BlockStore {
   constructor(protected readonly inner: BlockStore) {}
 
-  write(uid: string, data: Uint8Array): Promise<Encoding> {
+  write(uid: string, data: Uint8Array): Promise<Written> {
     return this.inner.write(uid, data);
   }
   flush(): Promise<void> {

@@ -2,7 +2,7 @@
  * Bandwidth limits for a block store (`bandwidth_read`, `bandwidth_write` in bytes/s, 0 = unlimited): a
  * wrapper that passes every call on to the store inside it after taking the bytes from a shared bucket.
  */
-import type { BlockStore, Encoding } from "./block_store.ts";
+import type { BlockStore, Encoding, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
@@ -21,7 +21,7 @@ export class ThrottledStore extends StoreWrapper {
     return bandwidthRead > 0 || bandwidthWrite > 0 ? new ThrottledStore(inner, bandwidthRead, bandwidthWrite) : inner;
   }
 
-  override async write(uid: string, data: Uint8Array): Promise<Encoding> {
+  override async write(uid: string, data: Uint8Array): Promise<Written> {
     await this.writes?.take(data.length);
     return await this.inner.write(uid, data);
   }

@@ -1,0 +1,128 @@
+/**
+ * The codec layer: a {@link BlockStore} around the raw backend that writes new blobs in the configured codec
+ * and reads every blob in the codec its catalog row names (see codecs.ts), so plain, encrypted and compressed
+ * blobs live side by side in one store and one version.
+ *
+ * New blobs get the configured codec, except that a block zstd does not shrink is stored plain: random data
+ * costs nothing extra. Decoding goes into the caller's buffer and never produces more than it holds (or, for a
+ * read without one, more than a block), so a damaged frame cannot claim unbounded memory. At most one block
+ * per CPU is encoded or decoded at a time (more would not be faster, only hold more memory), and each encodes
+ * into a buffer kept for the next one, so compressing a block leaves no block-sized garbage behind.
+ *
+ * Errors: a blob that exists but does not decode (failed authentication, a damaged frame) is a
+ * {@link BlobCorruptError}, which restore and scrub treat like a missing blob (report, invalidate, go on).
+ * A codec id this tool does not know, a missing key or a key that does not unwrap a blob's data key
+ * ({@link WrongKeyError}) are configuration problems: a {@link BackyError} that stops the command and
+ * invalidates nothing.
+ */
+import { BlobCorruptError, type BlockStore, type Encoding, PLAIN, type Written } from "./block_store.ts";
+import { type Codec, codecById, type Encoded, knownCodecs, PLAIN_CODEC } from "./codecs.ts";
+import { compressBound } from "./zstd.ts";
+import { StoreWrapper } from "./store_wrapper.ts";
+import { BackyError } from "../util/errors.ts";
+import { Slots } from "../util/slots.ts";
+
+export const MISSING_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
+
+/** The configured key does not open a blob's data key: a configuration problem, not a damaged blob. */
+export class WrongKeyError extends BackyError {
+  constructor(message: string) {
+    super(message);
+    this.name = "WrongKeyError";
+  }
+}
+
+export interface CodecSettings {
+  /** The codec id new blobs get. */
+  codec: number;
+  /** zstd compression level of codec 2. */
+  level: number;
+  /** The 32-byte master key, or null when none is configured. */
+  key: Uint8Array | null;
+  /** The most bytes a read without a buffer of the caller's may decode to (the block size). */
+  maxBlobSize: number;
+}
+
+export class CodecStore extends StoreWrapper {
+  private readonly codec: Codec;
+  private readonly work = new Slots(Math.max(1, navigator.hardwareConcurrency ?? 1));
+  /** Encoding buffers not in use. */
+  private readonly scratches: Uint8Array[] = [];
+
+  constructor(inner: BlockStore, private readonly settings: CodecSettings) {
+    super(inner);
+    this.codec = knownCodec("the configuration", settings.codec);
+  }
+
+  override async write(uid: string, data: Uint8Array): Promise<Written> {
+    const { codec } = this;
+    if (codec.encrypts) this.requireKey();
+    if (codec.id === PLAIN_CODEC) return await this.writeAs(uid, { bytes: data, encoding: PLAIN });
+    // The slot and the buffer stay taken until the encoded bytes are written.
+    return await this.work.run(async () => {
+      const scratch = this.takeScratch(data.length);
+      try {
+        const encoded = await codec.encode(data, { level: this.settings.level, key: this.settings.key, scratch });
+        const shrunk = codec.encrypts || encoded.bytes.length < data.length;
+        return await this.writeAs(uid, shrunk ? encoded : { bytes: data, encoding: PLAIN });
+      } finally {
+        this.scratches.push(scratch);
+      }
+    });
+  }
+
+  private async writeAs(uid: string, encoded: Encoded): Promise<Written> {
+    await this.inner.write(uid, encoded.bytes);
+    return { ...encoded.encoding, storedSize: encoded.bytes.length };
+  }
+
+  /** A free encoding buffer with room for a frame of `size` bytes. */
+  private takeScratch(size: number): Uint8Array {
+    const scratch = this.scratches.pop();
+    const room = compressBound(size);
+    return scratch && scratch.length >= room ? scratch : new Uint8Array(room);
+  }
+
+  override async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
+    const codec = knownCodec(`Blob ${uid}`, encoding.encVersion);
+    if (codec.id === PLAIN_CODEC) return await this.inner.read(uid, PLAIN, into);
+    const key = codec.encrypts ? this.requireKey() : null;
+    const stored = await this.inner.read(uid, PLAIN);
+    const target = new Uint8Array(into ?? new ArrayBuffer(this.settings.maxBlobSize));
+    try {
+      return await this.work.run(() => codec.decode(stored, encoding, key, target));
+    } catch (error) {
+      throw await decodeFailure(uid, error);
+    }
+  }
+
+  private requireKey(): Uint8Array {
+    if (this.settings.key === null) throw new BackyError(MISSING_KEY_TEXT);
+    return this.settings.key;
+  }
+}
+
+/** The codec of `id`; a BackyError naming `what` has it when this tool does not know that id. */
+function knownCodec(what: string, id: number): Codec {
+  const codec = codecById(id);
+  if (codec) return codec;
+  throw new BackyError(
+    `${what} has codec ${id} (enc_version), which this backy2 does not know (it knows ${knownCodecs()}).`,
+  );
+}
+
+/** What a codec's failure means: a damaged blob, or (a key that does not fit) a configuration problem. */
+async function decodeFailure(uid: string, error: unknown): Promise<Error> {
+  const { ZstdError } = await import("./zstd.ts");
+  if (error instanceof ZstdError) {
+    return new BlobCorruptError(uid, `Blob ${uid} is damaged: it does not decompress (${error.message}).`);
+  }
+  const { BlobDecodeError, KeyUnwrapError } = await import("./crypto_v1.ts");
+  if (error instanceof KeyUnwrapError) {
+    return new WrongKeyError(
+      `Cannot decrypt blob ${uid}: ${error.message}. Is encryption_key the key this blob was written with?`,
+    );
+  }
+  if (error instanceof BlobDecodeError) return new BlobCorruptError(uid, `Blob ${uid} is damaged: ${error.message}.`);
+  return error as Error;
+}
