@@ -365,7 +365,7 @@ Deno.test("migrate-compression rewrites plain blobs as zstd, keeps those that do
 });
 
 Deno.test("bad compression settings are one configuration error line (exit 1) and change nothing", async () => {
-  await withSandbox({}, async (sb) => {
+  await withSandbox({ catalog: false }, async (sb) => {
     await Deno.writeFile(sb.path("disk.img"), image("t"));
     const cases: [string, string | undefined, string][] = [
       ["lz4", undefined, "compression: 'lz4' is not a compression (use zstd or none)."],
