@@ -55,6 +55,7 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
       encVersion: 0,
       encEnvkey: null,
       encNonce: null,
+      storedSize: null,
     };
     if (kind === "data") {
       const block = crypto.getRandomValues(new Uint8Array(length));
@@ -106,7 +107,8 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
       blockSize: BLOCK,
       hashFunction: "sha512",
       deduplication: true,
-      encryptionVersion: 0,
+      codec: 0,
+      haveKey: false,
       processName: "test",
       readAhead: 2,
       cleanupGraceSeconds: 0,
