@@ -7,7 +7,7 @@
  * costs nothing extra. Decoding goes into the caller's buffer and never produces more than it holds (or, for a
  * read without one, more than a block), so a damaged frame cannot claim unbounded memory. At most one block
  * per CPU is encoded or decoded at a time (more would not be faster, only hold more memory), and each encodes
- * into a buffer kept for the next one, so compressing a block leaves no block-sized garbage behind.
+ * into a buffer kept for the next write, so compressing a block leaves no block-sized garbage behind.
  *
  * Errors: a blob that exists but does not decode (failed authentication, a damaged frame) is a
  * {@link BlobCorruptError}, which restore and scrub treat like a missing blob (report, invalidate, go on).
@@ -58,15 +58,28 @@ export class CodecStore extends StoreWrapper {
     const { codec } = this;
     if (codec.encrypts) this.requireKey();
     if (codec.id === PLAIN_CODEC) return await this.writeAs(uid, { bytes: data, encoding: PLAIN });
-    // The slot and the buffer stay taken until the encoded bytes are written.
-    return await this.work.run(async () => {
+    const { encoded, scratch } = await this.encode(codec, data);
+    try {
+      const shrunk = codec.encrypts || encoded.bytes.length < data.length;
+      return await this.writeAs(uid, shrunk ? encoded : { bytes: data, encoding: PLAIN });
+    } finally {
+      this.scratches.push(scratch);
+    }
+  }
+
+  /**
+   * Encodes `data` in a CPU slot, into a buffer that stays taken until the caller gives it back after the write;
+   * the slot is free again before the write, so that slow writes (S3) do not hold up the encoding of other blocks.
+   */
+  private encode(codec: Codec, data: Uint8Array): Promise<{ encoded: Encoded; scratch: Uint8Array }> {
+    return this.work.run(async () => {
       const scratch = this.takeScratch(data.length);
       try {
-        const encoded = await codec.encode(data, { level: this.settings.level, key: this.settings.key, scratch });
-        const shrunk = codec.encrypts || encoded.bytes.length < data.length;
-        return await this.writeAs(uid, shrunk ? encoded : { bytes: data, encoding: PLAIN });
-      } finally {
+        const options = { level: this.settings.level, key: this.settings.key, scratch };
+        return { encoded: await codec.encode(data, options), scratch };
+      } catch (error) {
         this.scratches.push(scratch);
+        throw error;
       }
     });
   }
