@@ -55,6 +55,7 @@ const STATS_COUNTERS: [string, keyof StatsRow][] = [
   ["blocks_dedup", "blocksFoundDedup"],
   ["bytes_sparse", "bytesSparse"],
   ["blocks_sparse", "blocksSparse"],
+  ["bytes_stored", "bytesStored"],
 ];
 
 function declareCounters(ctx: CommandContext): void {
@@ -65,5 +66,5 @@ function countFromStats(ctx: CommandContext, uid: string): void {
   // A backup that failed its sanity check removed its version and wrote no row: its counters stay 0.
   const row = ctx.engine.catalog.listStats({ versionUid: uid }).at(-1);
   if (!row) return;
-  for (const [name, key] of STATS_COUNTERS) ctx.report.set(name, row[key] as number);
+  for (const [name, key] of STATS_COUNTERS) ctx.report.set(name, (row[key] as number | null | undefined) ?? 0);
 }

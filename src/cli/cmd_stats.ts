@@ -34,7 +34,12 @@ export const STATS_FIELDS: FieldSpecs<StatsRow> = {
   "blocks sparse": count((s) => s.blocksSparse),
   "duration (s)": count((s) => s.durationSeconds),
   // Ours, only with -f: what the written blobs take in the block store; empty for runs that did not count it.
-  "bytes stored": { align: "r", humanize: true, value: (s) => s.bytesStored ?? "" },
+  "bytes stored": {
+    align: "r",
+    humanize: true,
+    value: (s) => s.bytesStored ?? "",
+    json: (s) => s.bytesStored ?? null,
+  },
 };
 
 export function stats(ctx: CommandContext): number {
