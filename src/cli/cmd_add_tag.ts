@@ -1,8 +1,8 @@
 /**
- * `backy2 add-tag VERSION_UID NAME` (behavior §2.6, §10.3): NAME is one tag or a comma-separated list (one CSV
- * record, items stripped); tags the version already has are skipped. Like the reference, a failure (such as an
- * unknown version) is only a warning and the command still succeeds. A tag that `-m` output could not show is
- * an error (exit 100).
+ * `backy2 add-tag VERSION_UID NAME`: NAME is one tag or a comma-separated list (one CSV record, items
+ * stripped); tags the version already has are skipped. Like the reference, a failure (such as an unknown
+ * version) is only a warning and the command still succeeds. A tag that `-m` output could not show is an error
+ * (exit 100).
  */
 import type { CommandContext } from "./context.ts";
 import { checkTags } from "./names.ts";

@@ -1,6 +1,6 @@
 /**
- * `backy2 backup SOURCE NAME` with `-s -r -f -c -t -e` (behavior §2.6, §6). Names and tags that `-m` output
- * could not show are refused before anything is created.
+ * `backy2 backup SOURCE NAME` with `-s -r -f -c -t -e`. Names and tags that `-m` output could not show are
+ * refused before anything is created.
  */
 import type { CommandContext } from "./context.ts";
 import type { StatsRow } from "../catalog/catalog.ts";

@@ -1,4 +1,4 @@
-/** `backy2 cleanup [-f] [-p PREFIX] [--dangerous-force]` (behavior §11). */
+/** `backy2 cleanup [-f] [-p PREFIX] [--dangerous-force]`: deletes the blobs that no version uses any more. */
 import type { CommandContext } from "./context.ts";
 import { fastCleanup, fullCleanup } from "../engine/cleanup.ts";
 import { BackyError } from "../util/errors.ts";

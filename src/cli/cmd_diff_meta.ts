@@ -1,8 +1,8 @@
 /**
- * `backy2 diff-meta VERSION_UID1 VERSION_UID2` (behavior §2.6): compares two versions block by block and prints
- * one line per block id to stdout (also under `-m`): `SAME` when both blocks name the same blob (two sparse
- * blocks are the same), `DIFF` otherwise, and `NEW RIGHT` / `NEW LEFT` for blocks only the right / left version
- * has. The reference crashes instead of printing the last two (known bug 1).
+ * `backy2 diff-meta VERSION_UID1 VERSION_UID2`: compares two versions block by block and prints one line per
+ * block id to stdout (also under `-m`): `SAME` when both blocks name the same blob (two sparse blocks are the
+ * same), `DIFF` otherwise, and `NEW RIGHT` / `NEW LEFT` for blocks only the right / left version has. The
+ * reference crashes instead of printing the last two.
  *
  * Under `--json` the same comparison is an array of `{"block", "status"}` objects.
  *

@@ -1,7 +1,7 @@
 /**
- * `backy2 du [VERSION_UID] [-f FIELDS]` (behavior §2.6, §14.2): how much stored data a version uses, shares
- * and would free. Without a uid, one row per version in `ls` order (the rows do not name their version, as
- * in the reference). Each reported version is locked (shared) for the rest of the command.
+ * `backy2 du [VERSION_UID] [-f FIELDS]`: how much stored data a version uses, shares and would free.
+ * Without a uid, one row per version in `ls` order (the rows do not name their version, as in the
+ * reference). Each reported version is locked (shared) for the rest of the command.
  */
 import type { CommandContext } from "./context.ts";
 import type { BlobRef, Catalog, Version } from "../catalog/catalog.ts";

@@ -1,7 +1,7 @@
 /**
- * `backy2 due [NAME] [-s SCHEDULERS] [-f FIELDS]` (behavior §2.6, §12.1): which schedulers are due for each
- * version name, since when, and the expire date a backup made now should get. The schedulers of a row are
- * listed in the order `-s` gives them (the reference's order was arbitrary).
+ * `backy2 due [NAME] [-s SCHEDULERS] [-f FIELDS]`: which schedulers are due for each version name, since
+ * when, and the expire date a backup made now should get. The schedulers of a row are listed in the order
+ * `-s` gives them (the reference's order was arbitrary).
  */
 import type { CommandContext } from "./context.ts";
 import { formatDateTime } from "../output/dates.ts";

@@ -1,7 +1,7 @@
 /**
- * `backy2 expire VERSION_UID EXPIRE` (behavior §2.6, §10.4): sets the expiration date, or clears it when EXPIRE
- * is empty. A date that does not parse fails with exit 1 before anything is touched; any other failure (such as
- * an unknown version) is only a warning, and the command still succeeds, as in the reference.
+ * `backy2 expire VERSION_UID EXPIRE`: sets the expiration date, or clears it when EXPIRE is empty. A date that
+ * does not parse fails with exit 1 before anything is touched; any other failure (such as an unknown version)
+ * is only a warning, and the command still succeeds, as in the reference.
  */
 import type { CommandContext } from "./context.ts";
 import { parseExpire } from "../output/dates.ts";

@@ -1,9 +1,9 @@
 /**
- * `backy2 export VERSION_UID FILENAME [-F FORMAT]` (behavior §13.1): writes a version's metadata dump into a
- * file, or to stdout for `-`. Format `2.12` (the default) is backy2's, byte for byte, including the extra
- * newline after a dump written to stdout; `deno-1` is this tool's lossless format (tags, expire time,
- * microseconds, stats, codec ids and stored sizes), which `import` reads back. A version with blocks in a
- * codec backy2 cannot read (zstd) has no 2.12 dump: that is one error line, and nothing is written.
+ * `backy2 export VERSION_UID FILENAME [-F FORMAT]`: writes a version's metadata dump into a file, or to
+ * stdout for `-`. Format `2.12` (the default) is backy2's, byte for byte, including the extra newline after
+ * a dump written to stdout; `deno-1` is this tool's lossless format (tags, expire time, microseconds, stats,
+ * codec ids and stored sizes), which `import` reads back. A version with blocks in a codec backy2 cannot
+ * read (zstd) has no 2.12 dump: that is one error line, and nothing is written.
  */
 import type { CommandContext } from "./context.ts";
 import { DUMP_FORMATS, DumpError, renderDump212, renderDumpDeno } from "../output/dump.ts";

@@ -1,5 +1,5 @@
 /**
- * `backy2 fuse MOUNTPOINT` (behavior §15): mounts every finished version as a FUSE filesystem and serves it
+ * `backy2 fuse MOUNTPOINT`: mounts every finished version as a FUSE filesystem and serves it
  * in the foreground until SIGINT or SIGTERM (or `fusermount3 -u`), then unmounts. Writes to a version's
  * `data` go to a temporary copy-on-write overlay in the cache directory and vanish with the mount.
  */

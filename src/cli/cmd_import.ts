@@ -1,6 +1,6 @@
 /**
- * `backy2 import FILENAME` (behavior §13.2, §13.3): adds a version from a metadata dump (`-` reads stdin) in
- * format 2.1, 2.2, 2.10, 2.12 or this tool's deno-1.
+ * `backy2 import FILENAME`: adds a version from a metadata dump (`-` reads stdin) in format 2.1, 2.2, 2.10,
+ * 2.12 or this tool's deno-1.
  *
  * The whole dump is checked before anything is written, and the version is added in one transaction: an
  * unknown signature (`Wrong import format.`) or any malformed row exits 23 naming its line, an existing uid

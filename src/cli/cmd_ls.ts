@@ -1,4 +1,4 @@
-/** `backy2 ls [NAME] [-s SNAPSHOT] [-t TAG] [-e] [-f FIELDS]` (behavior §2.6, §3). */
+/** `backy2 ls [NAME] [-s SNAPSHOT] [-t TAG] [-e] [-f FIELDS]`: the versions, filtered (`-e`: expired ones only). */
 import type { CommandContext } from "./context.ts";
 import type { Version } from "../catalog/catalog.ts";
 import { parseCsvRecord } from "../output/fields.ts";

@@ -1,6 +1,6 @@
 /**
- * `backy2 migrate-encryption VERSION_UID` (behavior §16.5): a new version with every stored block in the
- * configured encryption version; the old version is kept.
+ * `backy2 migrate-encryption VERSION_UID`: a new version with every stored block in the configured
+ * encryption version; the old version is kept.
  */
 import type { CommandContext } from "./context.ts";
 import { migrateEncryption } from "../engine/migrate_encryption.ts";

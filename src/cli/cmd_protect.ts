@@ -1,4 +1,4 @@
-/** `backy2 protect VERSION_UID` (behavior §2.6, §10.2): protected versions cannot be removed by `rm`. */
+/** `backy2 protect VERSION_UID`: protected versions cannot be removed by `rm`. */
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 

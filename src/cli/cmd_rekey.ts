@@ -1,7 +1,7 @@
 /**
- * `backy2 rekey OLDKEY` (behavior §16.4): after `encryption_key` was changed in the configuration, rewraps the
- * data key of every encryption-version-1 blob from OLDKEY to the configured key. Blobs are not touched; only
- * the catalog's envkeys change, all in one transaction, under the global lock held exclusively.
+ * `backy2 rekey OLDKEY`: after `encryption_key` was changed in the configuration, rewraps the data key of
+ * every encryption-version-1 blob from OLDKEY to the configured key. Blobs are not touched; only the catalog's
+ * envkeys change, all in one transaction, under the global lock held exclusively.
  *
  * Fixed against the reference: with `encryption_version: 0` configured it stops with a clear message instead
  * of crashing, a wrong OLDKEY stops it before anything changed, and the closing line has no stray `)`.

@@ -1,6 +1,6 @@
 /**
- * `backy2 remove-tag VERSION_UID NAME` (behavior §2.6, §10.3): removes each named tag (comma-separated, as for
- * add-tag). An unknown version or a tag the version does not have is silently fine.
+ * `backy2 remove-tag VERSION_UID NAME`: removes each named tag (comma-separated, as for add-tag). An unknown
+ * version or a tag the version does not have is silently fine.
  */
 import type { CommandContext } from "./context.ts";
 import { tagList } from "./cmd_add_tag.ts";

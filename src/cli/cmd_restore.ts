@@ -1,6 +1,6 @@
 /**
- * `backy2 restore VERSION_UID TARGET` with `-s -f -c` (behavior §2.6, §7). A key that cannot decrypt the
- * blobs ends the restore as backy2 ends it on a failed read from the data backend: one line, exit 6.
+ * `backy2 restore VERSION_UID TARGET` with `-s -f -c`. A key that cannot decrypt the blobs ends the
+ * restore as backy2 ends it on a failed read from the data backend: one line, exit 6.
  */
 import type { CommandContext } from "./context.ts";
 import { restore } from "../engine/restore.ts";

@@ -1,4 +1,4 @@
-/** `backy2 rm [-f] VERSION_UID` (behavior §10.1): removes a version's metadata; `cleanup` frees its blobs. */
+/** `backy2 rm [-f] VERSION_UID`: removes a version's metadata; `cleanup` frees its blobs. */
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 import { removeVersion } from "./remove_version.ts";

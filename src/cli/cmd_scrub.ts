@@ -1,4 +1,7 @@
-/** `backy2 scrub VERSION_UID [-s SOURCE] [-p PERCENT]` (behavior §8, §9). */
+/**
+ * `backy2 scrub VERSION_UID [-s SOURCE] [-p PERCENT]`: checks a version's blobs (PERCENT of its blocks, and
+ * with `-s` against the source too); a bad blob is invalidated with every version that uses it.
+ */
 import type { CommandContext } from "./context.ts";
 import { scrub as scrubVersion } from "../engine/scrub.ts";
 import { parsePyInt } from "../output/pystr.ts";

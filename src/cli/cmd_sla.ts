@@ -1,7 +1,6 @@
 /**
- * `backy2 sla [NAME] [-s SCHEDULERS] [-f FIELDS]` (behavior §2.6, §12.2): every way the backups of each version
- * name break their schedulers' service levels, one row per breach. Breaches are reported, not failures: the
- * exit code stays 0.
+ * `backy2 sla [NAME] [-s SCHEDULERS] [-f FIELDS]`: every way the backups of each version name break their
+ * schedulers' service levels, one row per breach. Breaches are reported, not failures: the exit code stays 0.
  */
 import type { CommandContext } from "./context.ts";
 import { type FieldSpecs, parseCsvRecord } from "../output/fields.ts";

@@ -1,9 +1,8 @@
 /**
- * `backy2 stats [VERSION_UID] [-f FIELDS] [-l LIMIT]` (behavior §2.6, §14.3): the per-run statistics that
- * backups record.
+ * `backy2 stats [VERSION_UID] [-f FIELDS] [-l LIMIT]`: the per-run statistics that backups record.
  *
  * Without a uid: the newest LIMIT rows (all without `-l`), oldest first. With a uid: that version's rows in the
- * order they were written. Unlike the reference, which ignores LIMIT there (known bug 21), `-l` keeps the
+ * order they were written. Unlike the reference, which ignores LIMIT there, `-l` keeps the
  * newest LIMIT rows of that version too. LIMIT 0 shows no rows; a negative LIMIT shows every row without a uid
  * and none with one, as in the reference; an empty LIMIT means none was given.
  */

@@ -1,4 +1,4 @@
-/** `backy2 unprotect VERSION_UID` (behavior §2.6, §10.2). */
+/** `backy2 unprotect VERSION_UID`: lets `rm` remove a protected version again. */
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The `backy2` program: parses the command line, loads the configuration, sets up logging, runs one
- * command and turns its outcome into the reference's closing lines and exit codes (behavior §2.2–§2.5).
+ * command and turns its outcome into the reference's closing lines and exit codes.
  *
  * It also decides what SIGINT, SIGTERM and SIGHUP do: the first one ends a read-only command at once and lets
  * any other command stop at its next safe point (backup, restore and scrub check between blocks; the rest

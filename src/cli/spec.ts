@@ -1,7 +1,6 @@
 /**
- * The whole command line surface of backy2 2.13.8 (behavior §2.1, §2.6) as a declarative
- * {@link ProgramSpec} for the argparse work-alike in `args.ts`, plus this tool's own additions (`--json`,
- * `migrate-catalog`, `enforce`).
+ * The whole command line surface of backy2 2.13.8 as a declarative {@link ProgramSpec} for the argparse
+ * work-alike in `args.ts`, plus this tool's own additions (`--json`, `migrate-catalog`, `enforce`).
  *
  * Order matters: options and subcommands appear in usage and help in the order listed here, and
  * ambiguous-prefix errors name the candidates in this order, exactly as argparse does.

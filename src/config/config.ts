@@ -1,5 +1,5 @@
 /**
- * The typed, validated configuration every command starts from (behavior §2.2 step 2, §4).
+ * The typed, validated configuration every command starts from.
  *
  * Owns: layering the embedded default and the config files, checking every key the tool uses up front
  * (so a bad setting fails at startup with one line naming file, section and key, never a stack trace),
@@ -99,8 +99,9 @@ export interface Config {
   /** Validated lazily: only an rbd:// URL needs ceph_conffile and new_image_features. */
   ioRbd(): RbdSettings;
   /**
-   * A scheduler section (§4.3/§4.4): interval and sla in seconds. Unknown section → `No section: 'NAME'`,
-   * bad timedelta → `Unknown timedelta format: VALUE`; these and other scheduler errors exit 100.
+   * A scheduler section: interval and sla in seconds (`{integer}{s|m|h|d}` in the file). Unknown section →
+   * `No section: 'NAME'`, bad timedelta → `Unknown timedelta format: VALUE`; these and other scheduler errors
+   * exit 100.
    */
   scheduler(name: string): SchedulerSettings;
   /** Any section, e.g. for keys a backend reads itself. */
@@ -159,7 +160,7 @@ export function parseTimedelta(value: string): number {
   return Number(match[1]) * TIMEDELTA_UNIT_SECONDS[match[2]];
 }
 
-/** Reads, layers and validates the configuration (behavior §4.2). */
+/** Reads, layers and validates the configuration (files in the order sources.ts gives). */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? Deno.env.toObject();
   const home = options.home ?? homeDirectory(env);

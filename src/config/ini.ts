@@ -1,5 +1,5 @@
 /**
- * INI reading with the semantics of Python's `configparser.ConfigParser` (behavior §4.1).
+ * INI reading with the semantics of Python's `configparser.ConfigParser`.
  *
  * Owns: splitting a file into sections and options, comment and continuation-line handling, the
  * per-file duplicate checks, layering several files over each other, and `%(name)s` interpolation on

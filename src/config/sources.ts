@@ -1,5 +1,5 @@
 /**
- * Which configuration files are read, in which order, and reading them (behavior §4.2).
+ * Which configuration files are read, in which order, and reading them.
  *
  * Owns: the `-c FILE` case (exactly that file, `File not found: ...` when absent, an error when empty) and the search path
  * (system files, a sorted `conf.d` directory, `~/.backy.cfg`, `./backy.cfg`), where absent or unreadable

@@ -1,6 +1,6 @@
 /**
- * Automatic `b_daily`, `b_weekly`, `b_monthly` tags (behavior §6.5), computed on UTC calendar dates only
- * (the reference mixes UTC version dates with the local date).
+ * Automatic `b_daily`, `b_weekly`, `b_monthly` tags, computed on UTC calendar dates only (the reference
+ * mixes UTC version dates with the local date).
  */
 import type { Version } from "../catalog/catalog.ts";
 

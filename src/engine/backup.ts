@@ -1,5 +1,5 @@
 /**
- * The backup pipeline (behavior §6): plan every block (read it, copy the base version's reference, or
+ * The backup pipeline: plan every block (read it, copy the base version's reference, or
  * record it sparse), then read → hash on the worker pool → deduplicate → write blobs, and record the
  * version's block map only for blobs that are durable.
  *
@@ -275,7 +275,11 @@ class BackupRun {
     return added;
   }
 
-  /** Decides every block (§6.3 step 8): fills the map for blocks that need no read, leaves 0 for the reads. */
+  /**
+   * Decides every block, in backy2's order of rules: read it (hinted, sampled, or its base block is invalid or
+   * resized), record it sparse, or copy the base's reference. Fills the map for blocks that need no read, leaves 0
+   * for the reads.
+   */
   private plan(map: BlockMap, marks: Uint8Array | null, baseMap: BlockMap | null, checkIds: Set<number>): Plan {
     const { catalog } = this.engine;
     const irregular = baseMap ? catalog.irregularRefs(this.blockSize) : new Map<number, BlobRef>();
@@ -390,9 +394,10 @@ function writtenSummary(counters: Counters): string {
 }
 
 /**
- * Up to 5 + 5 unhinted block ids whose base content is re-read and compared (§6.3 step 5): 5 distinct ones
- * and 5 drawn with replacement, like the reference's `random.sample` plus `random.choice`. Picked by rank
- * among the unhinted blocks, so that no list of them is built.
+ * Up to 5 + 5 unhinted block ids whose base content is re-read and compared (a backup whose source differs
+ * there fails: its hints missed a change): 5 distinct ones and 5 drawn with replacement, like the reference's
+ * `random.sample` plus `random.choice`. Picked by rank among the unhinted blocks, so that no list of them is
+ * built.
  */
 function sampleUnhinted(marks: Uint8Array, baseMap: BlockMap): Set<number> {
   const unhinted = (id: number) => marks[id] === 0 && id < baseMap.length;

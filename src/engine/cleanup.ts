@@ -1,5 +1,5 @@
 /**
- * Cleanup (behavior §11): deleting blobs that no version needs any more.
+ * Cleanup: deleting blobs that no version needs any more.
  *
  * Fast cleanup works from the delete candidates `rm` records. The catalog decides, in one transaction, which
  * candidates nothing uses (no committed version, no in-progress backup's block map, no claim a running

@@ -1,5 +1,5 @@
 /**
- * Invalidation (behavior §9): a bad blob makes every block that shares it invalid, and every version using
+ * Invalidation: a bad blob makes every block that shares it invalid, and every version using
  * it; new backups then never deduplicate onto it, and differential backups re-read those blocks.
  */
 import type { Engine } from "./engine.ts";

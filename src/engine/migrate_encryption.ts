@@ -1,5 +1,5 @@
 /**
- * `migrate-encryption` (behavior §16.5, the intended behaviour rather than the reference's crash) and
+ * `migrate-encryption` (what backy2 2.13.8 meant it to do; that version crashes instead) and
  * `migrate-compression`: a new version of the same image whose stored blocks are all in the configured
  * encryption version, or all in the configured compression (among unencrypted blobs).
  *

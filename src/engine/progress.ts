@@ -1,5 +1,5 @@
 /**
- * Progress in the reference's format (behavior §20):
+ * Progress in the reference's format:
  * `{msg} Read Queue [==   ] Write Queue [     ] ({pct:.1f}% {MB/s:.1f}MB/sØ ETA {eta}) {extra}`, logged at
  * INFO once a second when at least 0.5 % of the work has passed (and once per phase), shown in the process
  * title as `{process_name} [{status}]`, and drawn as a bar with throughput and ETA on stderr when stderr is a

@@ -1,5 +1,5 @@
 /**
- * The restore pipeline (behavior §7): zero the sparse blocks (phase 1), then read every stored block, verify
+ * The restore pipeline: zero the sparse blocks (phase 1), then read every stored block, verify
  * its checksum on the hash workers and write it to the target (phase 2). A block whose checksum does not
  * match is still written, reported and invalidated (with every version sharing its blob); a blob that cannot
  * be read is reported, invalidated, and the restore goes on with the rest. Either ends the restore with
@@ -112,8 +112,8 @@ async function zeroSparseBlocks(
 }
 
 /**
- * "Last ID" (§7 step 6): the largest block id k such that every block from the continue-from id to k is
- * done, so that an interrupted restore can be resumed with `-c k`.
+ * "Last ID" (shown in the restore's data-phase progress lines): the largest block id k such that every block
+ * from the continue-from id to k is done, so that an interrupted restore can be resumed with `-c k`.
  */
 class LastId {
   private readonly pending: Uint8Array;

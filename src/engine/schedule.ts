@@ -1,5 +1,5 @@
 /**
- * The scheduler reports `due` and `sla` (behavior §12) as pure functions of the versions, the scheduler
+ * The scheduler reports `due` and `sla` as pure functions of the versions, the scheduler
  * settings and the current time.
  *
  * A scheduler is a config section (`interval`, `keep`, `sla`); the versions that count for a (name,

@@ -1,4 +1,4 @@
-/** Tests for the `due` and `sla` computations (behavior §12) with fixed times. */
+/** Tests for the `due` and `sla` computations with fixed times. */
 import assert from "node:assert/strict";
 import {
   dueRow,

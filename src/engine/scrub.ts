@@ -1,7 +1,7 @@
 /**
- * Scrub (behavior §8): reads a version's blobs back and verifies size and checksum, optionally also against
+ * Scrub: reads a version's blobs back and verifies size and checksum, optionally also against
  * the source (deep scrub). Each distinct blob is checked once, however many blocks share it; a missing,
- * unreadable, truncated or corrupt blob is reported once, invalidated with every version sharing it (§9),
+ * unreadable, truncated or corrupt blob is reported once, invalidated with every version sharing it,
  * and the rest is still checked. A source that differs is reported without invalidating anything: the
  * backup is fine. A signal stops the scrub between blocks; an unfinished scrub marks nothing valid (blobs it
  * found bad before the signal stay invalidated).

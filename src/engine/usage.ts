@@ -1,6 +1,6 @@
 /**
- * The disk usage report `du` (behavior §14.2) as a pure function of one version's blocks and of how many
- * blocks of all versions use each blob.
+ * The disk usage report `du` as a pure function of one version's blocks and of how many blocks of all
+ * versions use each blob.
  *
  * backy2's columns count plain (uncompressed) block sizes; sparse blocks only count as `Null`. The `stored`
  * ones count the bytes the same blobs take in the block store (a blob whose stored size was never recorded

@@ -1,9 +1,9 @@
 /**
- * `file://PATH`: regular files and block devices (behavior §18.1). Relative paths are relative to the working
- * directory (`file://disk.img`), absolute ones have three slashes (`file:///dev/sda`). A source of any other
- * kind (a FIFO, a character device, a socket) is refused: its size cannot be known.
+ * `file://PATH`: regular files and block devices. Relative paths are relative to the working directory
+ * (`file://disk.img`), absolute ones have three slashes (`file:///dev/sda`). A source of any other kind (a
+ * FIFO, a character device, a socket) is refused: its size cannot be known.
  *
- * Restore targets follow §7: an existing target needs `-f` and must not be smaller than the version; a new
+ * Restore targets behave as in backy2: an existing target needs `-f` and must not be smaller than the version; a new
  * file is created sparse with the exact size, and zero blocks are not written into it again.
  */
 import { BackyError } from "../util/errors.ts";

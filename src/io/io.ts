@@ -1,5 +1,5 @@
 /**
- * Sources and targets: what a backup reads and a restore writes, chosen by URL scheme (behavior §18).
+ * Sources and targets: what a backup reads and a restore writes, chosen by URL scheme.
  *
  * `file://PATH` (files and block devices), `null://SIZE` (deterministic test data; a sink as a target) and
  * `rbd://pool/image[@snap]` (Ceph RBD). Every driver implements {@link Source} or {@link Target}.

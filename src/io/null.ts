@@ -1,7 +1,7 @@
 /**
- * `null://SIZE`: a source of deterministic test data of SIZE bytes (behavior §18.3), and as a target, a sink.
- * Block `i` is the 16-byte little-endian encoding of `i` followed by spaces, so every block differs and none
- * is zero; reading costs nothing, which makes `null://` the way to measure the pipeline alone.
+ * `null://SIZE`: a source of deterministic test data of SIZE bytes, and as a target, a sink. Block `i` is the
+ * 16-byte little-endian encoding of `i` followed by spaces, so every block differs and none is zero; reading
+ * costs nothing, which makes `null://` the way to measure the pipeline alone.
  */
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";

@@ -1,4 +1,4 @@
-/** Chooses the source or target driver for a URL by its scheme (behavior §18). */
+/** Chooses the source or target driver for a URL by its scheme. */
 import type { Config } from "../config/config.ts";
 import { type Source, type Target, unknownScheme, urlScheme } from "./io.ts";
 import { FileSource, FileTarget } from "./file.ts";

@@ -1,5 +1,5 @@
 /**
- * `rbd://pool/image[@snapshot]`: Ceph RBD images through librados/librbd (behavior §18.2, bindings in ffi/).
+ * `rbd://pool/image[@snapshot]`: Ceph RBD images through librados/librbd (bindings in ffi/).
  *
  * A source reads an image (or one of its snapshots) with up to `simultaneous_reads` reads in flight, each a
  * nonblocking `rbd_read2` on Deno's blocking-thread pool, so they really overlap. It can also tell a backup

@@ -1,5 +1,5 @@
 /**
- * backy2's file locks (behavior §19): a non-blocking flock on `{lock_dir}/backy_{name}.lock`. A lock dies with
+ * backy2's file locks: a non-blocking flock on `{lock_dir}/backy_{name}.lock`. A lock dies with
  * its process, so `kill -9` never leaves a stale lock; an empty lock_dir disables locking.
  *
  * `Deno.FsFile.tryLockSync` is flock(2) with LOCK_NB, so these locks exclude those of backy2 2.13.8 (Python's

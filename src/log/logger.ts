@@ -1,7 +1,7 @@
 /**
- * backy2's logging (behavior §2.3): console lines `{LEVEL:>8}: [backy2.logging] {message}`, INFO and WARNING
- * to stdout (DEBUG too with `-v`), ERROR always to stderr, and an appended logfile with INFO and up as
- * `{local time with ms} [{pid}] {message}`.
+ * backy2's logging: console lines `{LEVEL:>8}: [backy2.logging] {message}`, INFO and WARNING to stdout
+ * (DEBUG too with `-v`), ERROR always to stderr, and an appended logfile with INFO and up as `{local time
+ * with ms} [{pid}] {message}`.
  *
  * Under `-m` stdout carries only the machine output that scripts parse: no log line goes there, and the
  * lines `-v` asks for go to stderr instead. Under `--json` stdout carries only JSON: every console line (INFO

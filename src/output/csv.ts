@@ -1,7 +1,7 @@
 /**
  * CSV as Python's `csv` module writes and reads it with the default `excel` dialect, which is what backy2's
- * metadata dumps are (behavior §13.1): comma delimiter, `"` quote character, minimal quoting (only fields
- * holding a comma, a quote, CR or LF are quoted; quotes are doubled), CRLF after every row.
+ * metadata dumps are: comma delimiter, `"` quote character, minimal quoting (only fields holding a comma, a
+ * quote, CR or LF are quoted; quotes are doubled), CRLF after every row.
  *
  * A small writer and reader of our own instead of `csv-stringify`/`csv-parse`: the dumps need exactly these
  * few rules, and the reader must report the line each record starts on for import error messages.

@@ -1,6 +1,6 @@
 /**
- * Date and time texts (behavior §3.5, §5.1). Every timestamp backy2 handles is naive UTC, so a JS
- * `Date` here always means "these UTC fields"; the local time zone never enters.
+ * Date and time texts. Every timestamp backy2 handles is naive UTC, so a JS `Date` here always
+ * means "these UTC fields"; the local time zone never enters.
  *
  * Owns: display formatting (`%Y-%m-%d %H:%M:%S`, microseconds dropped), parsing user-given expire
  * dates with the reference's strptime chain and its exact error texts, and the SQLite DATETIME text

@@ -1,5 +1,5 @@
 /**
- * Version metadata dumps (behavior §13): writing backy2's current format 2.12 byte for byte, writing our
+ * Version metadata dumps: writing backy2's current format 2.12 byte for byte, writing our
  * lossless `deno-1` format, and reading both plus backy2's older formats 2.1, 2.2 and 2.10.
  *
  * 2.12 is CSV (see csv.ts): the signature row, one version row, one row per block ordered by id. It drops

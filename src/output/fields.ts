@@ -1,7 +1,7 @@
 /**
- * Field lists (behavior §3.1): parsing a `-f`/`-t`/`-s` value as one CSV record the way the
- * reference does (`csv.reader(StringIO(text))`, first record, items stripped), and turning the
- * requested field names plus typed rows into table columns and cell strings.
+ * Field lists: parsing a `-f`/`-t`/`-s` value as one CSV record the way the reference does
+ * (`csv.reader(StringIO(text))`, first record, items stripped), and turning the requested field
+ * names plus typed rows into table columns and cell strings.
  */
 
 import { BackyError } from "../util/errors.ts";

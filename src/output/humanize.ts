@@ -1,6 +1,6 @@
 /**
- * Human readable byte counts for `-r` (behavior §3.4), identical to the reference's
- * `"%.0f %s%s" % (num, unit, "B")` loop, including Python's round-half-to-even of `%.0f`.
+ * Human readable byte counts for `-r`, identical to the reference's `"%.0f %s%s" % (num, unit,
+ * "B")` loop, including Python's round-half-to-even of `%.0f`.
  */
 
 const UNITS = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi"];

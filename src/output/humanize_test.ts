@@ -1,4 +1,4 @@
-/** Tests for `-r` sizes: the §3.4 examples and Python `%.0f` rounding corner cases. */
+/** Tests for `-r` sizes: backy2's own examples and Python `%.0f` rounding corner cases. */
 
 import assert from "node:assert/strict";
 import { formatFixed0, humanize, roundHalfEven } from "./humanize.ts";

@@ -1,5 +1,5 @@
 /**
- * Machine output (`-m`, behavior §3.3): a `|`-joined header line (omitted under `-s`) and one
+ * Machine output (`-m`): a `|`-joined header line (omitted under `-s`) and one
  * `|`-joined line per row. Values are not escaped, exactly like the reference.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The bordered table every listing command prints without `-m`: a byte-for-byte copy of Python
- * PrettyTable 3.6's default style as backy2 uses it (behavior §3.2).
+ * PrettyTable 3.6's default style as backy2 uses it.
  *
  * Owns column widths (in display columns, see ./wcwidth.ts), justification (including PrettyTable's
  * odd-padding centring rule), the rule lines, header on/off and multi-line cells. It knows nothing about fields or values: callers pass

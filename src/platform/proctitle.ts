@@ -1,5 +1,5 @@
 /**
- * The process title `ps` shows (behavior §20): `backy2 [Backing up (2/2: Data) … (11.5% 93.0MB/s ETA 59s)]`.
+ * The process title `ps` shows: `backy2 [Backing up (2/2: Data) … (11.5% 93.0MB/s ETA 59s)]`.
  *
  * Linux shows a process's command line from the memory its arguments were passed in. Deno has no API to
  * change it, so this writes the title over that memory through libc (found via /proc/self/stat's arg_start

@@ -1,7 +1,7 @@
 /**
- * Blob uids (behavior §5.3): 32 characters, the first 10 hex digits of md5 over a 22-character base57
- * "shortuuid" of a random UUID4, then that shortuuid. The hex prefix spreads blobs over the store's
- * directories; a uid is never derived from the content.
+ * Blob uids: 32 characters, the first 10 hex digits of md5 over a 22-character base57 "shortuuid" of
+ * a random UUID4, then that shortuuid. The hex prefix spreads blobs over the store's directories; a
+ * uid is never derived from the content.
  */
 import { createHash } from "node:crypto";
 import { base57 } from "../util/ids.ts";

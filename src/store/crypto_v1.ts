@@ -1,5 +1,5 @@
 /**
- * backy2's encryption version 1 (behavior §16.1), as pure functions.
+ * backy2's encryption version 1, as pure functions.
  *
  * A block is compressed with zstd level 1 (one frame that records the content size), then encrypted with
  * AES-256-GCM under a fresh random 32-byte data key and a random 16-byte nonce (no AAD, 16-byte tag). The blob

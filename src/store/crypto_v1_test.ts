@@ -86,7 +86,7 @@ Deno.test("encodeV1/decodeV1 round trip: layout tag ‖ nonce ‖ ciphertext", a
     assert.deepEqual(sha512(await decodeV1(encoded.blob, encoded.envkey, key)), sha512(plain), `${plain.length} bytes`);
   }
   const random = randomBlock(4096);
-  // Random data does not compress: 32 bytes of tag and nonce plus a zstd frame with a raw block (§16.1).
+  // Random data does not compress: 32 bytes of tag and nonce plus a zstd frame with a raw block.
   assert.equal((await encodeV1(random, key)).blob.length, 4138);
   const nonces = new Set(await Promise.all([1, 2, 3].map(async () => (await encodeV1(random, key)).nonce)));
   assert.equal(nonces.size, 3, "every blob gets a fresh nonce");

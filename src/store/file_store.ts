@@ -1,6 +1,6 @@
 /**
- * The file data backend with backy2's layout: `{path}/{uid[0:2]}/{uid[2:4]}/{uid}.blob` (behavior §17.1), so
- * that existing backy2 data directories are read where they lie.
+ * The file data backend with backy2's layout: `{path}/{uid[0:2]}/{uid[2:4]}/{uid}.blob`, so that existing
+ * backy2 data directories are read where they lie.
  *
  * Writes go to `{uid}.blob.tmp` and are renamed into place; {@link FileStore.flush} then makes a whole batch
  * durable with one `syncfs` instead of an fsync per blob. The catalog records a blob only after that flush,

@@ -1,6 +1,6 @@
 /**
- * The null data backend (behavior §17.4): writes go nowhere, for measuring everything but storage. Reading
- * a blob back is impossible by design and reported as a missing blob.
+ * The null data backend: writes go nowhere, for measuring everything but storage. Reading a blob back is
+ * impossible by design and reported as a missing blob.
  */
 import {
   BlobNotFoundError,

@@ -1,5 +1,5 @@
 /**
- * A token bucket for bandwidth limits (behavior §17): capacity = rate (one second of burst), starts full,
+ * A token bucket for bandwidth limits: capacity = rate (one second of burst), starts full,
  * refills at `rate` bytes per second; taking more than is there sends the taker to sleep until the balance
  * would be back at zero. One bucket is shared by every concurrent reader (or writer) of a store.
  */

@@ -2,11 +2,11 @@
  * Errors a user can cause, and how they leave the process.
  *
  * A {@link BackyError} carries the exit code the reference documents for it and whether the reference
- * prints it in single quotes (its `KeyError`-style "not found" and lock errors, behavior §2.5). Anything
+ * prints it in single quotes (its `KeyError`-style "not found" and lock errors). Anything
  * that is not a BackyError is a bug in this tool and is reported with a stack trace only under `-d`.
  */
 
-/** Exit codes of the reference (behavior §2.4). */
+/** Exit codes of the reference (the README's "Exit codes" lists them). */
 export const Exit = {
   ok: 0,
   usage: 1,
@@ -32,7 +32,7 @@ export interface BackyErrorOptions {
    * errors, database errors) and prints the message as ERROR lines only.
    */
   bare?: boolean;
-  /** An extra plain line printed to stderr after the ERROR line (restore target errors, §7). */
+  /** An extra plain line printed to stderr after the ERROR line (as backy2 does for restore target errors). */
   plainLine?: string;
 }
 

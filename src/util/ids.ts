@@ -1,6 +1,6 @@
 /**
- * Identifiers in backy2's formats (behavior §5.3): version uids, RFC 4122 version-1 UUIDs in lowercase
- * canonical form, and the base57 "shortuuid" text that blob uids (store/blob_uid.ts) are made of.
+ * Identifiers in backy2's formats: version uids, RFC 4122 version-1 UUIDs in lowercase canonical form,
+ * and the base57 "shortuuid" text that blob uids (store/blob_uid.ts) are made of.
  */
 
 const BASE57 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
