@@ -1,8 +1,8 @@
 /**
- * CLI tests of `backup`, `restore`, `ls` and `initdb` (behavior §2, §3, §6, §7, §18): every test starts
- * backy2 as a separate process in a fresh sandbox and checks exit codes, the exact console output (minus
- * the timing-dependent progress lines), the catalog as `ls` shows it, the blob files written, and that
- * restores give back the source byte for byte.
+ * CLI tests of `backup`, `restore`, `ls` and `initdb`: every test starts backy2 as a separate process in
+ * a fresh sandbox and checks exit codes, the exact console output (minus the timing-dependent progress
+ * lines), the catalog as `ls` shows it, the blob files written, and that restores give back the source
+ * byte for byte.
  */
 import {
   assert,
@@ -26,7 +26,7 @@ import {
 } from "./helpers.ts";
 
 const BS = 4096;
-/** 5 whole blocks and a partial one: 21480 bytes, `21 KiB` humanized (behavior §3.4). */
+/** 5 whole blocks and a partial one: 21480 bytes, `21 KiB` humanized. */
 const IMAGE_SIZE = 21480;
 
 /** Blocks 1 and 3 are zeros, block 5 is partial (1000 bytes). */
@@ -559,7 +559,7 @@ Deno.test("deduplication: 0 stores every data block and still restores byte-iden
   });
 });
 
-/** The content of a `null://` block (behavior §18.3): 16-byte little-endian id, then spaces. */
+/** The content of a `null://` block: 16-byte little-endian id, then spaces. */
 function nullBlock(id: number, length: number): Uint8Array {
   const data = new Uint8Array(length).fill(0x20);
   let value = BigInt(id);

@@ -1,8 +1,8 @@
 /**
- * CLI tests of bad input (behavior §2.1–§2.5, §6.2–§6.4, §7, §18): every mistake a user can make on the
- * command line, in a hints file or in the config gives the reference's one-line message on stderr and its
- * exit code, never a JavaScript stack trace, and leaves the catalog, the blob files and the sandbox as they
- * were (no version, no blob, no restore target created).
+ * CLI tests of bad input: every mistake a user can make on the command line, in a hints file or in the
+ * config gives the reference's one-line message on stderr and its exit code, never a JavaScript stack
+ * trace, and leaves the catalog, the blob files and the sandbox as they were (no version, no blob, no
+ * restore target created).
  */
 import {
   assert,

@@ -1,7 +1,7 @@
 /**
- * CLI test of crash safety (behavior §6.3 steps 4 and 9, §6.4): a backup killed with SIGKILL in the middle
- * of its data phase leaves an invalid version; `backup -c UID` with the same source completes it without
- * redoing the blocks already recorded, and the completed version restores byte-identical.
+ * CLI test of crash safety: a backup killed with SIGKILL in the middle of its data phase leaves an invalid
+ * version; `backup -c UID` with the same source completes it without redoing the blocks already recorded,
+ * and the completed version restores byte-identical.
  */
 import {
   assert,

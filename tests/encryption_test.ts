@@ -1,5 +1,5 @@
 /**
- * CLI tests of encryption version 1 (behavior §16): backups that write encrypted blobs, reading them under
+ * CLI tests of encryption version 1: backups that write encrypted blobs, reading them under
  * `encryption_version: 0` and deduplicating onto them (never without the key), `rekey` (right and wrong old
  * keys, no key version configured), `migrate-encryption` (complete, reusing blobs, with a missing blob), and
  * the clear failures of a wrong key and of a damaged blob.

@@ -90,7 +90,7 @@ export function assertNoStackTrace(result: RunResult, args: string[] = []): void
   }
 }
 
-/** The progress lines whose numbers depend on timing (golden/index.json of the fixture). */
+/** The progress lines whose numbers depend on timing (queue fill, MB/s, ETA). */
 const PROGRESS_LINE = /^ {4}INFO: \[backy2\.logging\] (Backing up|Restore phase|Scrubbing) .* Read Queue .*$\n?/gm;
 
 /** Removes the timing-dependent progress lines from console output. */
@@ -98,7 +98,7 @@ export function stripProgress(text: string): string {
   return text.replace(PROGRESS_LINE, "");
 }
 
-// ---- The reference's console lines (behavior §2.3) ----
+// ---- The reference's console lines ----
 
 /** An INFO console line. */
 export function info(message: string): string {

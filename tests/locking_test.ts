@@ -1,5 +1,5 @@
 /**
- * CLI tests of locking (behavior §19): backups of different sources run side by side; a running backup's
+ * CLI tests of locking: backups of different sources run side by side; a running backup's
  * version cannot be removed, scrubbed or restored, a full cleanup refuses to run next to it, and a version
  * that a running differential backup uses as its base cannot be removed. A backup killed with SIGKILL
  * leaves lock files behind but no lock.

@@ -1,7 +1,7 @@
 /**
- * CLI tests of the version-metadata commands `protect`, `unprotect`, `add-tag`, `remove-tag` and `expire`
- * (behavior §2.4–§2.6, §10.2–§10.4): exact console lines, exit codes (including the reference's "warn and
- * succeed" failures), and the result as `ls` shows it.
+ * CLI tests of the version-metadata commands `protect`, `unprotect`, `add-tag`, `remove-tag` and `expire`:
+ * exact console lines, exit codes (including the reference's "warn and succeed" failures), and the result as
+ * `ls` shows it.
  */
 import {
   assertEquals,

@@ -1,5 +1,5 @@
 /**
- * CLI tests of `rbd://` sources and targets against a real Ceph cluster (behavior §18.2, §6.2, §7, §8).
+ * CLI tests of `rbd://` sources and targets against a real Ceph cluster.
  *
  * `scripts/test` starts a throw-away cluster (`scripts/ceph-cluster start DIR`) and exports
  * `BACKY2_CEPH_CONF=DIR/ceph.conf`; without it this file fails (it is never skipped). Images are made and

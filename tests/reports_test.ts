@@ -1,7 +1,7 @@
 /**
- * CLI tests of the reports `stats`, `du`, `diff-meta`, `due` and `sla` (behavior §2.6, §12, §14): each test
- * makes backups in a fresh sandbox (at fake times where dates matter) and checks the exact table and `-m`
- * output, exit codes and error lines. The numbers are worked out by hand from the images' block contents.
+ * CLI tests of the reports `stats`, `du`, `diff-meta`, `due` and `sla`: each test makes backups in a fresh
+ * sandbox (at fake times where dates matter) and checks the exact table and `-m` output, exit codes and
+ * error lines. The numbers are worked out by hand from the images' block contents.
  */
 import {
   assertEquals,

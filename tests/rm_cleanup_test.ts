@@ -1,9 +1,9 @@
 /**
- * CLI tests of `rm` and `cleanup` (behavior §10.1, §11): protected, too young and unknown versions are not
- * removed; after `rm` a fast cleanup deletes exactly the blobs no remaining version uses, only once the
- * grace period (measured from the `rm`) has passed or with `--dangerous-force`; a full cleanup deletes
- * unreferenced blob files (optionally only those with a uid prefix) and keeps every referenced one. The
- * remaining versions always restore byte-identically.
+ * CLI tests of `rm` and `cleanup`: protected, too young and unknown versions are not removed; after `rm` a
+ * fast cleanup deletes exactly the blobs no remaining version uses, only once the grace period (measured
+ * from the `rm`) has passed or with `--dangerous-force`; a full cleanup deletes unreferenced blob files
+ * (optionally only those with a uid prefix) and keeps every referenced one. The remaining versions always
+ * restore byte-identically.
  */
 import {
   assert,
@@ -45,7 +45,7 @@ async function blobsHolding(sb: Sandbox, image: Uint8Array, ids: number[]): Prom
   return found.sort();
 }
 
-/** The lines of a fast cleanup that finds nothing (§11.1). */
+/** The lines of a fast cleanup that finds nothing. */
 function emptyFastCleanup(): string {
   return info("Deleting false positives...") + info("Deleting false positives: done. Now deleting blocks.") +
     info("0 delete candidate blocks found.") + info("Deleted 0 blocks.");

@@ -1,5 +1,5 @@
 /**
- * CLI test of the catalog at scale (issue 5): a 1 TiB image (262,144 blocks of 4 MiB) with three hinted
+ * CLI test of the catalog at scale: a 1 TiB image (262,144 blocks of 4 MiB) with three hinted
  * blocks, then an unchanged differential of it. `ls`, `stats`, `du`, `scrub`, `restore`, `rm` and both
  * cleanups must stay exact on that layout, and the differential must add little to the catalog. Timings
  * belong to scripts/bench, not here.

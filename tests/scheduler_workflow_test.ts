@@ -1,7 +1,7 @@
 /**
- * The demo workflow of behavior §21.3 as a user scripts it (tests/demo/scheduler_workflow.sh), sixteen days
- * on a fake clock (`BACKY2_FAKE_NOW`): `due` decides, `backup -t SCHEDULERS -e EXPIRE` runs, `sla` reports,
- * expired versions are removed and `cleanup` frees their blobs.
+ * backy2's scheduler demo workflow (its `demo/` scripts) as a user scripts it (tests/demo/scheduler_workflow.sh),
+ * sixteen days on a fake clock (`BACKY2_FAKE_NOW`): `due` decides, `backup -t SCHEDULERS -e EXPIRE` runs, `sla`
+ * reports, expired versions are removed and `cleanup` frees their blobs.
  */
 import { assertEquals, assertSameFile, BACKY2, ROOT, withSandbox } from "./helpers.ts";
 

@@ -1,9 +1,9 @@
 /**
- * CLI tests of scrub, invalidation and restores of damaged versions (behavior §7, §8, §9): blobs are damaged
- * on disk (a flipped byte, a truncated file, a deleted file) and the tests check the exact console lines,
- * exit codes (0, 6, 20, 100), which versions `ls` then shows as invalid, that restores still write every
- * readable block correctly, that new backups do not deduplicate onto a bad blob, and that a clean scrub
- * re-validates a repaired version.
+ * CLI tests of scrub, invalidation and restores of damaged versions: blobs are damaged on disk (a flipped
+ * byte, a truncated file, a deleted file) and the tests check the exact console lines, exit codes (0, 6, 20,
+ * 100), which versions `ls` then shows as invalid, that restores still write every readable block correctly,
+ * that new backups do not deduplicate onto a bad blob, and that a clean scrub re-validates a repaired
+ * version.
  */
 import { createHash } from "node:crypto";
 import {
@@ -79,7 +79,7 @@ function lines(text: string): string[] {
 }
 
 /**
- * The INFO lines of an invalidation (§9): the block line, then one line per affected version. Reads the
+ * The INFO lines of an invalidation: the block line, then one line per affected version. Reads the
  * order of the affected versions from the output and requires them to be exactly `versions`.
  */
 function invalidationLines(result: RunResult, blobUid: string, checksum: string, versions: string[]): string {
@@ -241,7 +241,7 @@ Deno.test("restore of a version with a corrupt blob writes the stored bytes, rep
     await assertBlocksEqual(sb.path("restored.img"), a, [4], "restore of the damaged version");
     const restored = await Deno.readFile(sb.path("restored.img"));
     assertEquals(sha512(block(restored, 4)), sha512(damaged), "block 4 holds the stored (damaged) bytes");
-    // A restore invalidates like a scrub (§9).
+    // A restore invalidates like a scrub: the blob, with every version using it.
     assertEquals(await validity(sb, uidA, uidB), ["0", "0"], "ls valid after the restore");
 
     // Restoring again reports the block as already invalid.

@@ -1,5 +1,5 @@
 /**
- * Port of the reference's acceptance smoketest (behavior §21.1), with the comparison it meant to make:
+ * Port of the reference's acceptance smoketest (its `smoketest.py`), with the comparison it meant to make:
  * an image of about 128 KiB in 4 KiB blocks is changed round after round (random patches, discarded
  * block runs, zeroed bytes, growth, shrinking, sometimes nothing) with `rbd diff`-style hints describing
  * each change; every round is backed up differentially on the previous version, scrubbed (plain or against

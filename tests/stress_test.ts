@@ -1,8 +1,9 @@
 /**
- * Stress test of the cleanup race (issue 3; the one behind Benji's issue 119): in every round a backup, an
- * `rm` of an older version and a `cleanup --dangerous-force` (no grace period) run at the same time, on data
- * that deduplicates against exactly the blobs the `rm` is releasing. Afterwards every valid version must
- * restore byte-identically, `cleanup --full` must leave every needed blob in place, and scrub must pass.
+ * Stress test of the cleanup race (a cleanup deleting a blob that a concurrent backup has just deduplicated
+ * onto, as in Benji's issue 119): in every round a backup, an `rm` of an older version and a
+ * `cleanup --dangerous-force` (no grace period) run at the same time, on data that deduplicates against exactly
+ * the blobs the `rm` is releasing. Afterwards every valid version must restore byte-identically,
+ * `cleanup --full` must leave every needed blob in place, and scrub must pass.
  */
 import {
   assertEquals,
