@@ -1,6 +1,6 @@
 /**
- * scripts/bench's result table: the row every job yields, the targets of issue 11 checked against rows of the same
- * run (ours against restic's, against the hash rate, against an RSS bound), and the Markdown table it prints.
+ * scripts/bench's result table: the row every job yields, the performance targets checked against rows of the
+ * same run (ours against restic's, against the hash rate, against an RSS bound), and the Markdown table it prints.
  */
 
 export interface Row {
@@ -21,7 +21,7 @@ const restoreFactor = 1.5;
 const backupFactor = 1.5;
 const rebackupShare = 0.85;
 
-/** Fills the target column of the rows that have a target of issue 11. */
+/** Fills the target column of the rows that have a performance target. */
 export function applyTargets(rows: Row[], hashRate: number): void {
   const byKey = new Map(rows.filter((row) => row.key).map((row) => [row.key!, row]));
   const add = (key: string, text: string) => {
