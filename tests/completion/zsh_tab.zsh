@@ -5,8 +5,12 @@
 zmodload zsh/zpty || exit 3
 zpty shell 'zsh -f -i' || exit 3
 zpty -w shell "PS1='> '; autoload -U compinit; compinit -u -D; source ${(q)1}"
+# Waits until the setup has run (the echoed input says `${(U):-ready}`, only the output says READY): a TAB
+# typed while compinit still loads on a busy machine would be lost.
+zpty -w shell 'print -r -- ${(U):-ready}'
+zpty -r shell ready '*READY*' || exit 5
 zpty -w -n shell "$2"$'\t'
-sleep 1
+sleep 2
 zpty -w -n shell $'\x01print -r -- "<<<" \x05 ">>>"\n'
 zpty -r shell output '*<<< *>>>*' || exit 4
 zpty -d shell
