@@ -1,7 +1,8 @@
 /**
- * Reads a backy2 2.13.8 SQLite catalog (behavior §5), read-only, for `migrate-catalog`.
+ * Reads a backy2 2.13.8 SQLite catalog (its `versions`, `blocks`, `tags`, `stats` tables), read-only, for
+ * `migrate-catalog`.
  *
- * Any alembic revision of §5.2 is accepted: columns that older revisions lack (`snapshot_name`, `expire`,
+ * Any of backy2's alembic schema revisions is accepted: columns that older revisions lack (`snapshot_name`, `expire`,
  * `enc_version`, `enc_envkey`, `enc_nonce`) and the `tags` table take their defaults. Values are brought into
  * this tool's forms: dates as `YYYY-MM-DD HH:MM:SS.ffffff`, `''` and `\x` (a nonce written that way) as null,
  * an empty block uid as sparse. The file is opened with `readOnly`, so it is never changed.

@@ -194,7 +194,7 @@ export interface Catalog {
   invalidate(uid: string, checksum: string | null): string[];
 
   /**
-   * Fast cleanup, catalog side (behavior §11.1), in one transaction: forgets delete candidates older than
+   * Fast cleanup, catalog side, in one transaction: forgets delete candidates older than
    * `cutoff` (unix seconds) whose blob is in use again, then removes the references of the remaining old
    * candidates that nothing uses (no committed version, no in-progress block map, no claim) and returns
    * their blob uids. The caller deletes those blobs, then calls {@link forgetDeleted}.
@@ -215,7 +215,7 @@ export interface Catalog {
   dropUnusedBlobs(prefix?: string): Set<string>;
 
   /**
-   * `rekey` (behavior §16.4): replaces the envkey of every stored reference of encryption version `encVersion`
+   * `rekey`: replaces the envkey of every stored reference of encryption version `encVersion`
    * by `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes. `onProgress`
    * sees the counts after every reference.
    */
