@@ -4,7 +4,8 @@
 # Ctrl-A and Ctrl-E wrap the edited line in `print -r -- "<<<" LINE ">>>"`, and Enter runs it.
 zmodload zsh/zpty || exit 3
 zpty shell 'zsh -f -i' || exit 3
-zpty -w shell "PS1='> '; autoload -U compinit; compinit -u -D; source ${(q)1}"
+# bindkey -e: zsh picks vi keys when EDITOR names vi (npm sets EDITOR=vi), and Ctrl-A/Ctrl-E below are emacs keys.
+zpty -w shell "PS1='> '; bindkey -e; autoload -U compinit; compinit -u -D; source ${(q)1}"
 # Waits until the setup has run (the echoed input says `${(U):-ready}`, only the output says READY): a TAB
 # typed while compinit still loads on a busy machine would be lost.
 zpty -w shell 'print -r -- ${(U):-ready}'
