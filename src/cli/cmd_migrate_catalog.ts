@@ -3,7 +3,7 @@
  * flags, per-block dates and encryption fields) and every stats row of a backy2 2.13.8 SQLite catalog
  * (`sqlite:////abs/path` or `sqlite:///relative/path`) into this tool's catalog, in one transaction. The old
  * file is opened read-only and stays untouched; the blobs stay where they are (point the DataBackend path at
- * backy2's data directory).
+ * backy2's data directory). Each version's metadata object is written to the block store before it is added.
  *
  * Versions this catalog has already are skipped with a WARNING, and so are their stats rows, so the command
  * can be run again after new backy2 backups.
@@ -11,6 +11,7 @@
 import type { CommandContext } from "./context.ts";
 import type { Catalog, ImportedVersion, StatsRow } from "../catalog/catalog.ts";
 import { Backy2Catalog, sqliteUrlPath } from "../catalog/backy2_catalog.ts";
+import { importWithMeta } from "../meta/sync.ts";
 
 interface Migrated {
   versions: number;
@@ -53,7 +54,7 @@ async function migrate(
       skipped.add(version.uid);
       continue;
     }
-    await catalog.importVersion(version, blocks);
+    await importWithMeta(ctx.engine, version, blocks);
     migrated.versions++;
     migrated.blocks += blocks.length;
   }

@@ -4,8 +4,11 @@
  */
 import type { CommandContext } from "./context.ts";
 import { tagList } from "./cmd_add_tag.ts";
+import { markStale } from "../meta/sync.ts";
 
 export function removeTag(ctx: CommandContext): number {
-  ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
+  const uid = ctx.string("version_uid")!;
+  ctx.engine.catalog.removeTags(uid, tagList(ctx.string("name")!));
+  markStale(ctx.engine, [uid]);
   return 0;
 }

@@ -147,6 +147,7 @@ export class CommandContext {
         },
       ),
       log: this.log,
+      staleMeta: new Set(),
       locks: this.locks,
       interruption: this.interruption,
       report: this.report,
@@ -154,6 +155,16 @@ export class CommandContext {
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
+  }
+
+  /**
+   * Writes the metadata objects of the versions this command changed (src/meta/sync.ts); returns how many.
+   * Nothing when the command never opened the catalog.
+   */
+  async writeStaleMeta(): Promise<number> {
+    if (!this.built) return 0;
+    const { writeStale } = await import("../meta/sync.ts");
+    return await writeStale(this.built);
   }
 
   private hasher(algorithm: string): Hasher {

@@ -141,7 +141,16 @@ async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outco
     }
     const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
-    const code = await command(ctx);
+    let code: number;
+    try {
+      code = await command(ctx);
+    } catch (error) {
+      // A failed command may still have changed versions (a restore that invalidated blobs): their objects
+      // are written all the same, and the command's own error is the one reported.
+      await ctx.writeStaleMeta().catch((failure) => log.error(describe(failure)));
+      throw error;
+    }
+    await ctx.writeStaleMeta();
     const signal = ctx.interruption.signal;
     if (signal !== null && code === Exit.ok && !SERVERS.has(name)) {
       const message = `Interrupted by ${signal} after the command had done its work.`;

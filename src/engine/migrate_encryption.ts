@@ -24,6 +24,7 @@ import { newBlobUid } from "../store/blob_uid.ts";
 import type { Engine } from "./engine.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { engineFor } from "./version_layout.ts";
+import { commitWithMeta } from "../meta/sync.ts";
 
 const CHECKPOINT_BLOBS = 32;
 const PROGRESS_EVERY = 100;
@@ -162,7 +163,7 @@ class Migration {
           `${this.missingBlocks} blocks could not be read. The new version ${uid} lacks them and stays invalid.`,
       );
     }
-    await catalog.commitVersion(uid, this.map);
+    await commitWithMeta(this.engine, uid, this.map);
     log.info(`Migrated version ${this.old.uid} to ${this.target.label}. New version: ${uid}.`);
     return uid;
   }
