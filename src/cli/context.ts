@@ -52,6 +52,11 @@ export class CommandContext {
   printed = false;
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
   createsCatalog = false;
+  /**
+   * Set by a command that works from the block store alone (`--from-store`) before it asks for the engine: the
+   * catalog is an empty one in memory, the configured one is never opened, and no metadata object is written.
+   */
+  catalogInMemory = false;
 
   constructor(
     readonly args: Args,
@@ -115,11 +120,7 @@ export class CommandContext {
 
   private buildEngine(): Engine {
     const { config } = this;
-    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
-    const catalog = SqliteCatalog.open(config.meta.sqlitePath, {
-      engine: config.meta.engine,
-      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
-    });
+    const catalog = this.openCatalog();
     const settings = {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
@@ -147,7 +148,7 @@ export class CommandContext {
         },
       ),
       log: this.log,
-      staleMeta: new Set(),
+      staleMeta: this.catalogInMemory ? undefined : new Set(),
       locks: this.locks,
       interruption: this.interruption,
       report: this.report,
@@ -155,6 +156,16 @@ export class CommandContext {
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
+  }
+
+  private openCatalog(): SqliteCatalog {
+    const { config } = this;
+    if (this.catalogInMemory) return SqliteCatalog.open(":memory:", { engine: "a catalog in memory", create: true });
+    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
+    return SqliteCatalog.open(config.meta.sqlitePath, {
+      engine: config.meta.engine,
+      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
+    });
   }
 
   /**

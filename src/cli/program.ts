@@ -57,6 +57,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,
   enforce: async () => (await import("./cmd_enforce.ts")).enforce,
+  "rebuild-catalog": async () => (await import("./cmd_rebuild_catalog.ts")).rebuildCatalogCommand,
+  "check-store": async () => (await import("./cmd_check_store.ts")).checkStoreCommand,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
