@@ -38,7 +38,9 @@ async function stored(store: BlockStore, name: string): Promise<Uint8Array> {
     if (error instanceof MetaNotFoundError) {
       throw new UnusableMeta(name, "missing", `Version ${name} has no metadata object in the data backend.`);
     }
-    if (error instanceof MetaDamagedError) throw new UnusableMeta(name, "damaged", error.message);
+    if (error instanceof MetaDamagedError) {
+      throw new UnusableMeta(name, error.foreign ? "foreign" : "damaged", error.message);
+    }
     // The codec layer's configuration errors: a wrong or missing key, a codec this tool does not know.
     if (error instanceof BackyError) throw new UnusableMeta(name, "unreadable", error.message);
     throw error;

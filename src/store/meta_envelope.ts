@@ -15,9 +15,9 @@ const HEADER_BYTES = MAGIC.length + 1 + 1 + 2 + 2 + 4;
 /** No metadata object is decoded to more than this (a 1 TiB version's object is a few megabytes). */
 export const MAX_META_BYTES = 1 << 30;
 
-/** A metadata object that is not one, or whose bytes do not decode: named, never half read. */
+/** A metadata object that is not one (`foreign`), or whose bytes do not decode: named, never half read. */
 export class MetaDamagedError extends Error {
-  constructor(readonly object: string, message: string) {
+  constructor(readonly object: string, message: string, readonly foreign = false) {
     super(message);
     this.name = "MetaDamagedError";
   }
@@ -57,7 +57,7 @@ export function packEnvelope({ encoding, plainLength, payload }: Envelope): Uint
 export function unpackEnvelope(name: string, bytes: Uint8Array): Envelope {
   const damaged = (why: string) => new MetaDamagedError(name, `Metadata object ${name} ${why}.`);
   if (bytes.length < HEADER_BYTES || !MAGIC.every((byte, i) => bytes[i] === byte)) {
-    throw damaged("is not a backy2 metadata object (no BKY2META header)");
+    throw new MetaDamagedError(name, `Metadata object ${name} is foreign: no BKY2META header.`, true);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = MAGIC.length;
