@@ -17,16 +17,7 @@ import {
   type Sandbox,
   withSandbox,
 } from "./helpers.ts";
-import {
-  dropCatalog,
-  exists,
-  metaPath,
-  mixedBlocks,
-  OTHER_KEY,
-  Rng,
-  setEncryption,
-  writeImage,
-} from "./meta_helpers.ts";
+import { dropCatalog, exists, metaPath, OTHER_KEY, Rng, setEncryption, writeImage } from "./meta_helpers.ts";
 import { CodecStore } from "../src/store/codec_store.ts";
 import { FileStore } from "../src/store/file_store.ts";
 import { ZSTD_CODEC } from "../src/store/codecs.ts";
