@@ -58,10 +58,14 @@ export async function importWithMeta(engine: Parts, version: ImportedVersion, bl
   await engine.catalog.importVersion(version, blocks);
 }
 
-/** Writes the object of version `uid` as the catalog has it now; nothing for a version in progress or gone. */
-export async function rewriteMeta(engine: Parts, uid: string): Promise<void> {
-  if (!committed(engine.catalog, uid)) return;
+/**
+ * Writes the object of version `uid` as the catalog has it now; nothing (false) for a version in progress or
+ * gone.
+ */
+export async function rewriteMeta(engine: Parts, uid: string): Promise<boolean> {
+  if (!committed(engine.catalog, uid)) return false;
   await storeMeta(engine.store, metaOfVersion(engine.catalog, uid));
+  return true;
 }
 
 function committed(catalog: Catalog, uid: string): boolean {
@@ -89,9 +93,8 @@ export async function writeStale(engine: Parts): Promise<number> {
   if (!stale) return 0;
   let written = 0;
   for (const uid of [...stale].sort()) {
-    await rewriteMeta(engine, uid);
+    if (await rewriteMeta(engine, uid)) written++;
     stale.delete(uid);
-    written++;
   }
   return written;
 }
