@@ -170,10 +170,10 @@ export class CommandContext {
 
   /**
    * Writes the metadata objects of the versions this command changed (src/meta/sync.ts); returns how many.
-   * Nothing when the command never opened the catalog.
+   * Nothing (and no code loaded) when the command changed none.
    */
   async writeStaleMeta(): Promise<number> {
-    if (!this.built) return 0;
+    if (!this.built?.staleMeta?.size) return 0;
     const { writeStale } = await import("../meta/sync.ts");
     return await writeStale(this.built);
   }
