@@ -137,12 +137,12 @@ export class FileStore implements BlockStore {
 
   /**
    * Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog); without a
-   * prefix, unfinished metadata object writes (`meta/*.meta.tmp`) too.
+   * prefix, unfinished metadata object writes (`meta/*.tmp`) too.
    */
   async removeUnfinished(prefix = ""): Promise<number> {
     let removed = 0;
     const unfinished = [...await Array.fromAsync(this.files(prefix, ".blob.tmp"))];
-    if (prefix === "") unfinished.push(...await this.metaFiles(".meta.tmp"));
+    if (prefix === "") unfinished.push(...await this.metaFiles(".tmp", true));
     for (const { path } of unfinished) {
       if (await Deno.remove(path).then(() => true, () => false)) removed++;
     }
@@ -161,7 +161,8 @@ export class FileStore implements BlockStore {
   async writeMeta(name: string, data: Uint8Array): Promise<void> {
     const path = this.metaPath(name);
     await this.makeMetaDir();
-    const temporary = `${path}.tmp`;
+    // A name of its own: two processes may write the same object (a tag added while a scrub rewrites it).
+    const temporary = join(this.metaDir, `${name}.${crypto.randomUUID()}.tmp`);
     this.unfinished.add(temporary);
     try {
       const file = RawFile.open(temporary, "replace");
@@ -206,14 +207,16 @@ export class FileStore implements BlockStore {
     return (await this.metaFiles(".meta")).map((file) => file.uid).sort();
   }
 
-  /** `{path}/meta/{name}{suffix}` files (names without a dot). */
-  private async metaFiles(suffix: string): Promise<{ uid: string; path: string }[]> {
+  /** `{path}/meta/{name}{suffix}` files (names without a dot, unless `dotted`). */
+  private async metaFiles(suffix: string, dotted = false): Promise<{ uid: string; path: string }[]> {
     const found: { uid: string; path: string }[] = [];
     try {
       for await (const entry of Deno.readDir(this.metaDir)) {
         if (!entry.isFile || !entry.name.endsWith(suffix)) continue;
         const name = entry.name.slice(0, -suffix.length);
-        if (name !== "" && !name.includes(".")) found.push({ uid: name, path: join(this.metaDir, entry.name) });
+        if (name !== "" && (dotted || !name.includes("."))) {
+          found.push({ uid: name, path: join(this.metaDir, entry.name) });
+        }
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
