@@ -17,7 +17,7 @@ import {
   type Sandbox,
   withSandbox,
 } from "./helpers.ts";
-import { dropCatalog, exists, metaPath, OTHER_KEY, Rng, setEncryption, writeImage } from "./meta_helpers.ts";
+import { dropCatalog, exists, KEY, metaPath, OTHER_KEY, Rng, setEncryption, writeImage } from "./meta_helpers.ts";
 import { CodecStore } from "../src/store/codec_store.ts";
 import { FileStore } from "../src/store/file_store.ts";
 import { ZSTD_CODEC } from "../src/store/codecs.ts";
@@ -222,5 +222,21 @@ Deno.test("scrub --from-store checks objects against their blobs; cleanup --full
     for (const blob of goneBlobs) {
       assert(await exists(blobFile(sb, blob)), `blob ${blob} of the orphaned object is kept`);
     }
+  });
+});
+
+Deno.test("rekey writes every object again: a rebuild with the new key brings the versions back", async () => {
+  await withSandbox({ blockSize: 4096 }, async (sb) => {
+    await setEncryption(sb, true);
+    const [uid] = await versions(sb, 1, 12);
+    const before = await sb.versions();
+    await setEncryption(sb, true, OTHER_KEY);
+    expectRun(await sb.run(["rekey", KEY]), { code: 0, stderr: "" });
+    expectRun(await sb.run(["check-store"]), { code: 0, stderr: "" }, "the objects carry the rewrapped envkeys");
+    await dropCatalog(sb);
+    expectRun(await sb.run(["rebuild-catalog"]), { code: 0, stderr: "" });
+    assertEquals(await sb.versions(), before);
+    await sb.restore(uid, "out.img");
+    await assertSameFile(sb.path("out.img"), sb.path("v0.img"));
   });
 });
