@@ -84,18 +84,8 @@ export async function removeBucket(gateway: Gateway, bucket: string): Promise<vo
   if (!output.success) throw new Error(`removing bucket ${bucket} failed: ${decoder.decode(output.stderr)}`);
 }
 
-/** The blob keys in the bucket (every key but the `meta/` ones of the metadata objects), as curl sees them. */
-export async function bucketKeys(gateway: Gateway, bucket: string): Promise<string[]> {
-  return (await allKeys(gateway, bucket)).filter((key) => !key.includes("/"));
-}
-
-/** The names of the metadata objects in the bucket (keys `meta/NAME`). */
-export async function metaKeys(gateway: Gateway, bucket: string): Promise<string[]> {
-  return (await allKeys(gateway, bucket)).filter((key) => key.startsWith("meta/")).map((key) => key.slice(5));
-}
-
 /** Every key in the bucket, as curl sees it (ListObjectsV2, all pages). */
-async function allKeys(gateway: Gateway, bucket: string): Promise<string[]> {
+export async function bucketKeys(gateway: Gateway, bucket: string): Promise<string[]> {
   const keys: string[] = [];
   for (let page = 0; page < 10_000; page++) {
     // start-after rather than the continuation token, whose characters curl's signing does not encode alike.
@@ -190,17 +180,6 @@ export function referencedBlobUids(catalogPath: string): string[] {
     const query = "SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND refs > 0";
     const rows = db.prepare(query).all() as { uid: string }[];
     return rows.map((row) => row.uid).sort();
-  } finally {
-    db.close();
-  }
-}
-
-/** The uids of the committed versions (those that have a metadata object), sorted. */
-export function committedVersionUids(catalogPath: string): string[] {
-  const db = new DatabaseSync(catalogPath, { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT uid FROM versions WHERE draft IS NULL ORDER BY uid").all() as { uid: string }[];
-    return rows.map((row) => row.uid);
   } finally {
     db.close();
   }

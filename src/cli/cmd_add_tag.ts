@@ -7,7 +7,6 @@
 import type { CommandContext } from "./context.ts";
 import { checkTags } from "./names.ts";
 import { parseCsvRecord } from "../output/fields.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function addTag(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
@@ -17,7 +16,6 @@ export function addTag(ctx: CommandContext): number {
   try {
     const existing = catalog.getVersion(uid).tags;
     catalog.addTags(uid, tags.filter((tag) => !existing.includes(tag)));
-    markStale(ctx.engine, [uid]);
   } catch {
     ctx.log.warning("Unable to add tag.");
   }

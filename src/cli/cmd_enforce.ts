@@ -29,7 +29,7 @@ const ENFORCE_FIELDS: FieldSpecs<Row> = {
   reason: { align: "l", value: (row) => row.reasons.join(", "), json: (row) => row.reasons },
 };
 
-export async function enforce(ctx: CommandContext): Promise<number> {
+export function enforce(ctx: CommandContext): number {
   const rules = parseRules(ctx.string("rules")!);
   const force = ctx.flag("force");
   if (force && !ctx.locks.enabled) {
@@ -40,8 +40,7 @@ export async function enforce(ctx: CommandContext): Promise<number> {
   }
   const versions = selectVersions(ctx, ctx.strings("names"));
   const decisions = decide(versions, rules, now(), ctx.config.defaults.disallowRmWhenYoungerThanDays);
-  const rows: Row[] = [];
-  for (const d of decisions) rows.push(force && !d.keep ? await remove(ctx, d) : plan(d));
+  const rows = decisions.map((d) => (force && !d.keep ? remove(ctx, d) : plan(d)));
   ctx.print(renderReport(Object.keys(ENFORCE_FIELDS), ENFORCE_FIELDS, rows, ctx.reportFlags));
   summarize(ctx, rows, force);
   return rows.some((row) => row.action === "failed") ? Exit.failed : Exit.ok;
@@ -71,10 +70,10 @@ function plan(decision: Decision<Candidate>): Row {
   return { version: version.catalogVersion, action: keep ? "keep" : "remove", reasons };
 }
 
-async function remove(ctx: CommandContext, decision: Decision<Candidate>): Promise<Row> {
+function remove(ctx: CommandContext, decision: Decision<Candidate>): Row {
   const version = decision.version.catalogVersion;
   try {
-    await removeVersion(ctx, version.uid, { ignoreAge: false });
+    removeVersion(ctx, version.uid, { ignoreAge: false });
     return { version, action: "removed", reasons: decision.reasons };
   } catch (error) {
     if (!(error instanceof BackyError)) throw error;

@@ -6,7 +6,6 @@
 import type { CommandContext } from "./context.ts";
 import { parseExpire } from "../output/dates.ts";
 import { catalogTime } from "../util/clock.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function expire(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
@@ -15,7 +14,6 @@ export function expire(ctx: CommandContext): number {
   const { catalog } = ctx.engine;
   try {
     catalog.setExpire(uid, date);
-    markStale(ctx.engine, [uid]);
   } catch {
     ctx.log.warning("Unable to expire version.");
     return 0;

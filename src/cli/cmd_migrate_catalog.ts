@@ -3,7 +3,7 @@
  * flags, per-block dates and encryption fields) and every stats row of a backy2 2.13.8 SQLite catalog
  * (`sqlite:////abs/path` or `sqlite:///relative/path`) into this tool's catalog, in one transaction. The old
  * file is opened read-only and stays untouched; the blobs stay where they are (point the DataBackend path at
- * backy2's data directory). Each version's metadata object is written to the block store before it is added.
+ * backy2's data directory).
  *
  * Versions this catalog has already are skipped with a WARNING, and so are their stats rows, so the command
  * can be run again after new backy2 backups.
@@ -11,7 +11,6 @@
 import type { CommandContext } from "./context.ts";
 import type { Catalog, ImportedVersion, StatsRow } from "../catalog/catalog.ts";
 import { Backy2Catalog, sqliteUrlPath } from "../catalog/backy2_catalog.ts";
-import { importWithMeta } from "../meta/sync.ts";
 
 interface Migrated {
   versions: number;
@@ -54,7 +53,7 @@ async function migrate(
       skipped.add(version.uid);
       continue;
     }
-    await importWithMeta(ctx.engine, version, blocks);
+    await catalog.importVersion(version, blocks);
     migrated.versions++;
     migrated.blocks += blocks.length;
   }

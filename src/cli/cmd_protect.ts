@@ -1,14 +1,12 @@
 /** `backy2 protect VERSION_UID`: protected versions cannot be removed by `rm`. */
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function protect(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
   const { catalog } = ctx.engine;
   if (catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is already protected.`);
   catalog.setProtected(uid, true);
-  markStale(ctx.engine, [uid]);
   ctx.log.debug(`Marked version protected (UID ${uid})`);
   return 0;
 }

@@ -1,8 +1,7 @@
 /**
  * `backy2 rekey OLDKEY`: after `encryption_key` was changed in the configuration, rewraps the data key of
  * every encryption-version-1 blob from OLDKEY to the configured key. Blobs are not touched; only the catalog's
- * envkeys change, all in one transaction, under the global lock held exclusively; then the versions' metadata
- * objects are written again with the new envkeys.
+ * envkeys change, all in one transaction, under the global lock held exclusively.
  *
  * Fixed against the reference: with `encryption_version: 0` configured it stops with a clear message instead
  * of crashing, a wrong OLDKEY stops it before anything changed, and the closing line has no stray `)`.
@@ -13,7 +12,6 @@ import { fromHex, KeyUnwrapError, rewrapEnvkey } from "../store/crypto_v1.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { formatFixed0 } from "../output/humanize.ts";
 import type { Logger } from "../log/logger.ts";
-import { markStale } from "../meta/sync.ts";
 
 const PROGRESS_EVERY = 1000;
 
@@ -37,8 +35,6 @@ export function rekey(ctx: CommandContext): number {
       (counts) => reportProgress(log, counts, started),
     );
     log.info(`Rekeying successful: ${summary(counts)}.`);
-    // Every object that names a rekeyed blob carries its old envkey: written again before the command ends.
-    if (counts.rekeyed > 0) markStale(ctx.engine, catalog.listVersions().map((version) => version.uid));
     return Exit.ok;
   } finally {
     locks.lock("backy", "shared");

@@ -4,11 +4,8 @@
  */
 import type { CommandContext } from "./context.ts";
 import { tagList } from "./cmd_add_tag.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function removeTag(ctx: CommandContext): number {
-  const uid = ctx.string("version_uid")!;
-  ctx.engine.catalog.removeTags(uid, tagList(ctx.string("name")!));
-  markStale(ctx.engine, [uid]);
+  ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
   return 0;
 }

@@ -1,25 +1,19 @@
 /**
  * `backy2 restore VERSION_UID TARGET` with `-s -f -c`. A key that cannot decrypt the blobs ends the
  * restore as backy2 ends it on a failed read from the data backend: one line, exit 6.
- *
- * With `--from-store` the version comes from its metadata object in the block store, into a catalog in
- * memory: the configured catalog is neither needed nor opened (nor created), for a restore after losing it.
  */
 import type { CommandContext } from "./context.ts";
 import { restore } from "../engine/restore.ts";
 import { parsePyInt } from "../output/pystr.ts";
 import { WrongKeyError } from "../store/codec_store.ts";
 import { BackyError, Exit } from "../util/errors.ts";
-import { loadVersion } from "../meta/from_store.ts";
 
 export async function restoreCommand(ctx: CommandContext): Promise<number> {
   const continueFrom = parsePyInt(ctx.string("continueFrom") ?? "0");
   const uid = ctx.string("version_uid")!;
   ctx.result.uid = uid;
   ctx.report.declare("blocks_written", "bytes_written", "blocks_sparse", "bytes_sparse", "blocks_missing");
-  ctx.catalogInMemory = ctx.flag("fromStore");
   await ctx.openStore();
-  if (ctx.catalogInMemory) await loadVersion(ctx.engine, uid);
   try {
     return await restore(ctx.engine, {
       uid,

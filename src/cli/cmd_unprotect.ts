@@ -1,14 +1,12 @@
 /** `backy2 unprotect VERSION_UID`: lets `rm` remove a protected version again. */
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function unprotect(ctx: CommandContext): number {
   const uid = ctx.string("version_uid")!;
   const { catalog } = ctx.engine;
   if (!catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is not protected.`);
   catalog.setProtected(uid, false);
-  markStale(ctx.engine, [uid]);
   ctx.log.debug(`Marked version unprotected (UID ${uid})`);
   return 0;
 }

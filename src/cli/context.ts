@@ -52,11 +52,6 @@ export class CommandContext {
   printed = false;
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
   createsCatalog = false;
-  /**
-   * Set by a command that works from the block store alone (`--from-store`) before it asks for the engine: the
-   * catalog is an empty one in memory, the configured one is never opened, and no metadata object is written.
-   */
-  catalogInMemory = false;
 
   constructor(
     readonly args: Args,
@@ -120,7 +115,11 @@ export class CommandContext {
 
   private buildEngine(): Engine {
     const { config } = this;
-    const catalog = this.openCatalog();
+    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
+    const catalog = SqliteCatalog.open(config.meta.sqlitePath, {
+      engine: config.meta.engine,
+      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
+    });
     const settings = {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
@@ -148,7 +147,6 @@ export class CommandContext {
         },
       ),
       log: this.log,
-      staleMeta: this.catalogInMemory ? undefined : new Set(),
       locks: this.locks,
       interruption: this.interruption,
       report: this.report,
@@ -156,26 +154,6 @@ export class CommandContext {
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
-  }
-
-  private openCatalog(): SqliteCatalog {
-    const { config } = this;
-    if (this.catalogInMemory) return SqliteCatalog.open(":memory:", { engine: "a catalog in memory", create: true });
-    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
-    return SqliteCatalog.open(config.meta.sqlitePath, {
-      engine: config.meta.engine,
-      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
-    });
-  }
-
-  /**
-   * Writes the metadata objects of the versions this command changed (src/meta/sync.ts); returns how many.
-   * Nothing (and no code loaded) when the command changed none.
-   */
-  async writeStaleMeta(): Promise<number> {
-    if (!this.built?.staleMeta?.size) return 0;
-    const { writeStale } = await import("../meta/sync.ts");
-    return await writeStale(this.built);
   }
 
   private hasher(algorithm: string): Hasher {

@@ -57,8 +57,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,
   enforce: async () => (await import("./cmd_enforce.ts")).enforce,
-  "rebuild-catalog": async () => (await import("./cmd_rebuild_catalog.ts")).rebuildCatalogCommand,
-  "check-store": async () => (await import("./cmd_check_store.ts")).checkStoreCommand,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
@@ -143,16 +141,7 @@ async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outco
     }
     const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
-    let code: number;
-    try {
-      code = await command(ctx);
-    } catch (error) {
-      // A failed command may still have changed versions (a restore that invalidated blobs): their objects
-      // are written all the same, and the command's own error is the one reported.
-      await ctx.writeStaleMeta().catch((failure) => log.error(describe(failure)));
-      throw error;
-    }
-    await ctx.writeStaleMeta();
+    const code = await command(ctx);
     const signal = ctx.interruption.signal;
     if (signal !== null && code === Exit.ok && !SERVERS.has(name)) {
       const message = `Interrupted by ${signal} after the command had done its work.`;

@@ -1,21 +1,15 @@
 /**
  * Removing one version's metadata, as `rm` and `enforce --force` both do it: under the version's exclusive
  * lock, refusing protected versions and (unless `ignoreAge`) versions younger than
- * `disallow_rm_when_younger_than_days`. The version's metadata object goes after it (a failure there leaves an
- * object without a version, which `check-store` lists). `cleanup` frees the blobs afterwards.
+ * `disallow_rm_when_younger_than_days`. `cleanup` frees the blobs afterwards.
  */
 import type { CommandContext } from "./context.ts";
 import { BackyError, versionLocked } from "../util/errors.ts";
 import { now, parseCatalogTime } from "../util/clock.ts";
 import { ageInDays } from "../engine/retention.ts";
-import { removeMeta } from "../meta/sync.ts";
 
-export async function removeVersion(
-  ctx: CommandContext,
-  uid: string,
-  options: { ignoreAge: boolean },
-): Promise<void> {
-  const { catalog, locks, log, store } = ctx.engine;
+export function removeVersion(ctx: CommandContext, uid: string, options: { ignoreAge: boolean }): void {
+  const { catalog, locks, log } = ctx.engine;
   if (!locks.lock(uid, "exclusive")) throw versionLocked(uid);
   const version = catalog.getVersion(uid);
   if (version.protected) throw new BackyError(`Version ${uid} is protected. Will not delete.`);
@@ -27,5 +21,4 @@ export async function removeVersion(
   }
   const blocks = catalog.removeVersion(uid);
   log.info(`Removed backup version ${uid} with ${blocks} blocks.`);
-  await removeMeta(store, uid);
 }

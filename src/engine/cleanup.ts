@@ -15,16 +15,10 @@
  * be writing blobs it has not recorded, so unreferenced blobs younger than `cleanup_grace_hours` stay; the
  * cut-off is taken before the catalog is read, so an older blob was written at least that long before the
  * catalog's answer.
- *
- * Full cleanup also tells the two ways catalog and store can disagree apart: blobs nothing references are
- * deleted, while blobs the catalog references that the store lacks are counted and named (`scrub` finds the
- * versions). Blobs that a metadata object names whose version the catalog lacks are kept: they may be all that
- * is left of a version `rebuild-catalog` can bring back.
  */
 import type { Engine } from "./engine.ts";
 import { BackyError } from "../util/errors.ts";
 import { now } from "../util/clock.ts";
-import { type OrphanBlobs, orphanBlobs } from "../meta/from_store.ts";
 
 const GRACE_SECONDS = 3600;
 const CHUNK = 1000;
@@ -76,21 +70,15 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined, fo
     const grace = engine.settings.cleanupGraceSeconds;
     const cutoff = now().getTime() - grace * 1000;
     const used = catalog.usedBlobUids(prefix);
-    const notListed = new Set(used);
-    const orphans = await orphanBlobs(engine);
     let total = 0;
     let young = 0;
-    let kept = 0;
     const unused: string[] = [];
     for await (const { uid, modified } of store.list(prefix)) {
       total++;
-      if (used.has(uid)) notListed.delete(uid);
-      else if (orphans.blobs.has(uid)) kept++;
-      else if (modified.getTime() > cutoff) young++;
+      if (used.has(uid)) continue;
+      if (modified.getTime() > cutoff) young++;
       else unused.push(uid);
     }
-    reportOrphans(engine, orphans, kept);
-    reportMissing(engine, notListed);
     if (!force) refuseMassDeletion(unused.length, total, catalog.listVersions().length === 0);
     const stillUsed = catalog.dropUnusedBlobs(prefix);
     const doomed = unused.filter((uid) => !stillUsed.has(uid));
@@ -112,29 +100,6 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined, fo
   } finally {
     locks.lock("backy", "shared");
   }
-}
-
-function reportOrphans(engine: Engine, orphans: OrphanBlobs, kept: number): void {
-  if (orphans.objects.length > 0) {
-    engine.log.warning(
-      `Cleanup: kept ${kept} blobs that ${orphans.objects.length} metadata objects without a version in the catalog ` +
-        `name (${orphans.objects.slice(0, 3).join(", ")}); see check-store, rebuild-catalog.`,
-    );
-  }
-  for (const problem of orphans.unreadable) {
-    engine.log.warning(`Cleanup: cannot tell which blobs ${problem.object} names: ${problem.message}`);
-  }
-}
-
-/** Blobs the catalog references that the store does not list: lost data, which no cleanup can fix. */
-function reportMissing(engine: Engine, missing: Set<string>): void {
-  engine.report?.set("blobs_missing", missing.size);
-  if (missing.size === 0) return;
-  const examples = [...missing].sort().slice(0, 3).join(", ");
-  engine.log.error(
-    `Cleanup: ${missing.size} blobs the catalog references are missing from the data backend (${examples}` +
-      `${missing.size > 3 ? ", ..." : ""}); scrub the versions that use them.`,
-  );
 }
 
 function refuseMassDeletion(remove: number, total: number, noVersions: boolean): void {

@@ -1,14 +1,11 @@
 /**
  * Invalidation: a bad blob makes every block that shares it invalid, and every version using
- * it; new backups then never deduplicate onto it, and differential backups re-read those blocks. Their
- * metadata objects are written again before the command ends.
+ * it; new backups then never deduplicate onto it, and differential backups re-read those blocks.
  */
 import type { Engine } from "./engine.ts";
-import { markStale } from "../meta/sync.ts";
 
 export function invalidateBlob(engine: Engine, uid: string, checksum: string | null): string[] {
   const affected = engine.catalog.invalidate(uid, checksum);
-  markStale(engine, affected);
   engine.log.info(`Marked block invalid (UID ${uid}, Checksum ${checksum}. Affected versions: ${affected.join(", ")}`);
   for (const versionUid of affected) engine.log.info(`Marked version invalid (UID ${versionUid})`);
   return affected;

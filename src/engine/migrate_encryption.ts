@@ -24,7 +24,6 @@ import { newBlobUid } from "../store/blob_uid.ts";
 import type { Engine } from "./engine.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { engineFor } from "./version_layout.ts";
-import { commitWithMeta } from "../meta/sync.ts";
 
 const CHECKPOINT_BLOBS = 32;
 const PROGRESS_EVERY = 100;
@@ -163,7 +162,7 @@ class Migration {
           `${this.missingBlocks} blocks could not be read. The new version ${uid} lacks them and stays invalid.`,
       );
     }
-    await commitWithMeta(this.engine, uid, this.map);
+    await catalog.commitVersion(uid, this.map);
     log.info(`Migrated version ${this.old.uid} to ${this.target.label}. New version: ${uid}.`);
     return uid;
   }

@@ -6,9 +6,6 @@
  * are BlockStores around another one: the codec layer returns the {@link Encoding} it used from `write` and
  * needs it back for `read`, which is why the catalog keeps it per blob (backy2's enc_version, enc_envkey,
  * enc_nonce).
- *
- * Beside the blobs, a store keeps named metadata objects (one per version, see src/meta/): a namespace of
- * their own that blob listings, cleanup and `removeUnfinished` never see.
  */
 
 export interface Encoding {
@@ -56,22 +53,6 @@ export class BlobCorruptError extends BlobUnreadableError {
   }
 }
 
-/** The metadata object does not exist. */
-export class MetaNotFoundError extends Error {
-  constructor(readonly object: string, detail: string) {
-    super(detail);
-    this.name = "MetaNotFoundError";
-  }
-}
-
-/** A metadata object name: letters, digits, `-` and `_` (a version uid), so that it is a safe file name and key. */
-export const META_NAME = /^[0-9A-Za-z_-]{1,128}$/;
-
-/** Refuses a name that is not a {@link META_NAME}. */
-export function checkMetaName(name: string): void {
-  if (!META_NAME.test(name)) throw new Error(`${JSON.stringify(name)} is not a metadata object name`);
-}
-
 /** A blob as a listing shows it. */
 export interface StoredBlob {
   uid: string;
@@ -107,17 +88,6 @@ export interface BlockStore {
    * safe while nothing writes to the store: `cleanup --full` holds the global lock exclusively.
    */
   removeUnfinished(prefix?: string): Promise<number>;
-  /** Stores metadata object `name` (see {@link META_NAME}), replacing one of that name; durable once it resolves. */
-  writeMeta(name: string, data: Uint8Array): Promise<void>;
-  /** The bytes of metadata object `name`; throws {@link MetaNotFoundError} when it does not exist. */
-  readMeta(name: string): Promise<Uint8Array>;
-  /**
-   * The names of all metadata objects, sorted. Objects whose name is not a {@link META_NAME} are listed too
-   * (as they are), so that a caller can report them.
-   */
-  listMeta(): Promise<string[]>;
-  /** Deletes metadata object `name`; false when it did not exist. */
-  removeMeta(name: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,12 +1,11 @@
 /**
  * The block store contract as one test suite, run against every store (file, memory and S3): what
  * `write`, `read` (with and without a caller's buffer), `remove`, `removeMany`, `list` (order, prefix,
- * resuming after a uid, dates), `flush` and `removeUnfinished` must do, what a missing blob looks like, and
- * how metadata objects live beside the blobs without showing up among them.
+ * resuming after a uid, dates), `flush` and `removeUnfinished` must do, and what a missing blob looks like.
  * A new store gets the same suite by calling {@link storeConformance} with a factory for empty stores.
  */
 import assert from "node:assert/strict";
-import { BlobNotFoundError, type BlockStore, MetaNotFoundError, PLAIN } from "./block_store.ts";
+import { BlobNotFoundError, type BlockStore, PLAIN } from "./block_store.ts";
 
 export interface StoreUnderTest {
   /** An empty store. */
@@ -179,43 +178,6 @@ function checks(options: ConformanceOptions): Record<string, Check> {
       await store.flush();
       const read = await Promise.all(uids.map((uid) => readBack(store, uid, new ArrayBuffer(32768))));
       read.forEach((data, n) => assert.deepEqual(data, bytes(20000 + n, n)));
-    },
-
-    "metadata objects are written, replaced, listed, read and removed by name": async (store) => {
-      const names = ["b4b0a4c2-0f2e-11ef-9c6b-0242ac120002", "a-1", "Z_9"];
-      for (const [i, name] of names.entries()) await store.writeMeta(name, bytes(1000 + i, i));
-      await store.writeMeta(names[1], bytes(70000, 9));
-      assert.deepEqual(await store.listMeta(), [...names].sort());
-      assert.deepEqual(await store.readMeta(names[0]), bytes(1000, 0));
-      assert.deepEqual(await store.readMeta(names[1]), bytes(70000, 9));
-      assert.equal(await store.removeMeta(names[0]), true);
-      assert.equal(await store.removeMeta(names[0]), false);
-      const error = await store.readMeta(names[0]).then(() => null, (e) => e);
-      assert.ok(error instanceof MetaNotFoundError, `expected MetaNotFoundError, got ${error}`);
-      assert.deepEqual(await store.listMeta(), [names[1], names[2]].sort());
-    },
-
-    "metadata objects and blobs never see each other": async (store) => {
-      const uid = testUid("jj", 1);
-      await store.write(uid, bytes(100, 1));
-      await store.writeMeta(uid, bytes(50, 2));
-      await store.flush();
-      assert.deepEqual(await listed(store), [uid]);
-      assert.deepEqual(await store.listMeta(), [uid]);
-      assert.equal(await store.removeUnfinished(), 0);
-      assert.deepEqual(await store.removeMany([uid]), []);
-      assert.deepEqual(await store.listMeta(), [uid]);
-      assert.deepEqual(await store.readMeta(uid), bytes(50, 2));
-      await store.removeMeta(uid);
-      await assert.rejects(store.read(uid, PLAIN), BlobNotFoundError);
-      assert.deepEqual(await store.listMeta(), []);
-    },
-
-    "a metadata object name must be letters, digits, - and _": async (store) => {
-      for (const name of ["", "../x", "a/b", "a.b", "a b"]) {
-        await assert.rejects(store.writeMeta(name, bytes(1, 1)), Error, `writeMeta(${JSON.stringify(name)})`);
-      }
-      assert.deepEqual(await store.listMeta(), []);
     },
   };
 }

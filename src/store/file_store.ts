@@ -11,10 +11,6 @@
  *
  * A blob file that is missing reads as {@link BlobNotFoundError}; one that cannot be read for any other
  * reason (not a regular file, permissions, IO errors) as {@link BlobUnreadableError}.
- *
- * Metadata objects are `{path}/meta/{name}.meta`, apart from the two-character blob directories. Each is
- * written to a temporary file, synced, renamed into place and its directory synced, so that it is durable
- * when `writeMeta` resolves (a version turns valid only after that).
  */
 import { join } from "../util/paths.ts";
 import {
@@ -22,9 +18,7 @@ import {
   BlobNotFoundError,
   BlobUnreadableError,
   type BlockStore,
-  checkMetaName,
   type Encoding,
-  MetaNotFoundError,
   type StoredBlob,
   type Written,
   writtenPlain,
@@ -135,104 +129,13 @@ export class FileStore implements BlockStore {
     }
   }
 
-  /**
-   * Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog); without a
-   * prefix, unfinished metadata object writes (`meta/*.tmp`) too.
-   */
+  /** Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog). */
   async removeUnfinished(prefix = ""): Promise<number> {
     let removed = 0;
-    const unfinished = [...await Array.fromAsync(this.files(prefix, ".blob.tmp"))];
-    if (prefix === "") unfinished.push(...await this.metaFiles(".tmp", true));
-    for (const { path } of unfinished) {
+    for await (const { path } of this.files(prefix, ".blob.tmp")) {
       if (await Deno.remove(path).then(() => true, () => false)) removed++;
     }
     return removed;
-  }
-
-  private get metaDir(): string {
-    return join(this.root, META_DIR);
-  }
-
-  private metaPath(name: string): string {
-    checkMetaName(name);
-    return join(this.metaDir, `${name}.meta`);
-  }
-
-  async writeMeta(name: string, data: Uint8Array): Promise<void> {
-    const path = this.metaPath(name);
-    await this.makeMetaDir();
-    // A name of its own: two processes may write the same object (a tag added while a scrub rewrites it).
-    const temporary = join(this.metaDir, `${name}.${crypto.randomUUID()}.tmp`);
-    this.unfinished.add(temporary);
-    try {
-      const file = RawFile.open(temporary, "replace");
-      try {
-        await file.writeAt(0, data as Uint8Array<ArrayBuffer>);
-        await file.syncData();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(temporary, path);
-      this.unfinished.delete(temporary);
-    } catch (error) {
-      await this.removeTemporary(temporary);
-      throw error;
-    }
-    await syncDirectory(this.metaDir);
-  }
-
-  /** Creates `{path}/meta` once, durably. */
-  private async makeMetaDir(): Promise<void> {
-    if (this.knownDirs.has(this.metaDir)) return;
-    try {
-      await Deno.mkdir(this.metaDir);
-      await syncDirectory(this.root);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    }
-    this.knownDirs.add(this.metaDir);
-  }
-
-  async readMeta(name: string): Promise<Uint8Array> {
-    const path = this.metaPath(name);
-    try {
-      return await Deno.readFile(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new MetaNotFoundError(name, `File ${path} not found.`);
-      throw new Error(`Cannot read metadata object ${path}: ${(error as Error).message}`);
-    }
-  }
-
-  async listMeta(): Promise<string[]> {
-    return (await this.metaFiles(".meta")).map((file) => file.uid).sort();
-  }
-
-  /** `{path}/meta/{name}{suffix}` files (names without a dot, unless `dotted`). */
-  private async metaFiles(suffix: string, dotted = false): Promise<{ uid: string; path: string }[]> {
-    const found: { uid: string; path: string }[] = [];
-    try {
-      for await (const entry of Deno.readDir(this.metaDir)) {
-        if (!entry.isFile || !entry.name.endsWith(suffix)) continue;
-        const name = entry.name.slice(0, -suffix.length);
-        if (name !== "" && (dotted || !name.includes("."))) {
-          found.push({ uid: name, path: join(this.metaDir, entry.name) });
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    return found;
-  }
-
-  async removeMeta(name: string): Promise<boolean> {
-    try {
-      await Deno.remove(this.metaPath(name));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
-    await syncDirectory(this.metaDir);
-    return true;
   }
 
   /** Walks `{root}/xx/yy/{uid}{suffix}`; with a prefix, only the directories that can hold matching uids. */
@@ -255,15 +158,6 @@ export class FileStore implements BlockStore {
   async close(): Promise<void> {
     for (const path of [...this.unfinished]) await this.removeTemporary(path);
   }
-}
-
-/** The directory of the metadata objects; two-character blob directories never clash with it. */
-const META_DIR = "meta";
-
-/** Makes a directory's entries (files renamed into it) durable. */
-async function syncDirectory(path: string): Promise<void> {
-  using dir = await Deno.open(path, { read: true });
-  await dir.sync();
 }
 
 /** The store's error for a blob file that could not be opened or read: missing, or unreadable for any reason. */

@@ -38,18 +38,6 @@ export class LazyStore implements BlockStore {
   async removeUnfinished(prefix?: string): Promise<number> {
     return await (await this.open()).removeUnfinished(prefix);
   }
-  async writeMeta(name: string, data: Uint8Array): Promise<void> {
-    await (await this.open()).writeMeta(name, data);
-  }
-  async readMeta(name: string): Promise<Uint8Array> {
-    return await (await this.open()).readMeta(name);
-  }
-  async listMeta(): Promise<string[]> {
-    return await (await this.open()).listMeta();
-  }
-  async removeMeta(name: string): Promise<boolean> {
-    return await (await this.open()).removeMeta(name);
-  }
 
   /** Closes the backend if it was opened; never opens it. */
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 /**
  * `simultaneous_reads` and `simultaneous_writes` of the [DataBackend] section: a wrapper that lets at most
- * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them. Metadata
- * objects share the same slots.
+ * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them.
  */
 import type { BlockStore, Encoding, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
@@ -23,13 +22,5 @@ export class LimitedStore extends StoreWrapper {
 
   override read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     return this.reads.run(() => this.inner.read(uid, encoding, into));
-  }
-
-  override writeMeta(name: string, data: Uint8Array): Promise<void> {
-    return this.writes.run(() => this.inner.writeMeta(name, data));
-  }
-
-  override readMeta(name: string): Promise<Uint8Array> {
-    return this.reads.run(() => this.inner.readMeta(name));
   }
 }

@@ -7,9 +7,7 @@ import {
   assertPlain,
   BlobNotFoundError,
   type BlockStore,
-  checkMetaName,
   type Encoding,
-  MetaNotFoundError,
   type StoredBlob,
   type Written,
   writtenPlain,
@@ -22,7 +20,6 @@ interface Entry {
 
 export class MemoryStore implements BlockStore {
   private readonly blobs = new Map<string, Entry>();
-  private readonly metas = new Map<string, Uint8Array>();
 
   /** How many blobs it holds. */
   get size(): number {
@@ -68,26 +65,6 @@ export class MemoryStore implements BlockStore {
 
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
-  }
-
-  // deno-lint-ignore require-await
-  async writeMeta(name: string, data: Uint8Array): Promise<void> {
-    checkMetaName(name);
-    this.metas.set(name, data.slice());
-  }
-
-  readMeta(name: string): Promise<Uint8Array> {
-    const data = this.metas.get(name);
-    if (!data) return Promise.reject(new MetaNotFoundError(name, `Metadata object ${name} not found.`));
-    return Promise.resolve(data.slice());
-  }
-
-  listMeta(): Promise<string[]> {
-    return Promise.resolve([...this.metas.keys()].sort());
-  }
-
-  removeMeta(name: string): Promise<boolean> {
-    return Promise.resolve(this.metas.delete(name));
   }
 
   close(): Promise<void> {

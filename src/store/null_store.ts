@@ -1,12 +1,11 @@
 /**
- * The null data backend: writes go nowhere, for measuring everything but storage. Reading a blob (or a metadata
- * object) back is impossible by design and reported as a missing one.
+ * The null data backend: writes go nowhere, for measuring everything but storage. Reading a blob back is
+ * impossible by design and reported as a missing blob.
  */
 import {
   BlobNotFoundError,
   type BlockStore,
   type Encoding,
-  MetaNotFoundError,
   type StoredBlob,
   type Written,
   writtenPlain,
@@ -33,18 +32,6 @@ export class NullStore implements BlockStore {
   async *list(_prefix?: string, _startAfter?: string): AsyncIterable<StoredBlob> {}
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
-  }
-  writeMeta(_name: string, _data: Uint8Array): Promise<void> {
-    return Promise.resolve();
-  }
-  readMeta(name: string): Promise<Uint8Array> {
-    return Promise.reject(new MetaNotFoundError(name, `Metadata object ${name} went to the null backend.`));
-  }
-  listMeta(): Promise<string[]> {
-    return Promise.resolve([]);
-  }
-  removeMeta(_name: string): Promise<boolean> {
-    return Promise.resolve(true);
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -131,18 +131,6 @@ export class RetryStore extends StoreWrapper {
   override removeUnfinished(prefix?: string): Promise<number> {
     return this.retrier.run("the removal of unfinished writes", () => this.inner.removeUnfinished(prefix));
   }
-  override writeMeta(name: string, data: Uint8Array): Promise<void> {
-    return this.retrier.run(`the write of metadata object ${name}`, () => this.inner.writeMeta(name, data));
-  }
-  override readMeta(name: string): Promise<Uint8Array> {
-    return this.retrier.run(`the read of metadata object ${name}`, () => this.inner.readMeta(name));
-  }
-  override listMeta(): Promise<string[]> {
-    return this.retrier.run("the listing of metadata objects", () => this.inner.listMeta());
-  }
-  override removeMeta(name: string): Promise<boolean> {
-    return this.retrier.run(`the removal of metadata object ${name}`, () => this.inner.removeMeta(name));
-  }
 
   /** Resumes after the last blob it yielded when the listing fails; the deadline counts from the last progress. */
   override async *list(prefix?: string, startAfter?: string): AsyncIterable<StoredBlob> {

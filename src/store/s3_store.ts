@@ -1,7 +1,7 @@
 /**
  * The S3 data backend (Ceph RADOS Gateway, MinIO, AWS): one object per blob, its key the blob uid, flat in
  * the bucket, as backy2 lays them out, so that a backy2 bucket and its migrated catalog restore as they
- * are. Metadata objects are keys `meta/{name}`, which blob listings skip (they contain a `/`). A PUT is durable once it is answered, so writes need no temporary names and `flush` has nothing to
+ * are. A PUT is durable once it is answered, so writes need no temporary names and `flush` has nothing to
  * do. Listings page with ListObjectsV2 continuation tokens; removals go in DeleteObjects batches of 1000.
  *
  * This is the raw backend: every request is tried once. {@link openS3Store} wraps it in the retrying store
@@ -13,9 +13,7 @@ import {
   assertPlain,
   BlobNotFoundError,
   type BlockStore,
-  checkMetaName,
   type Encoding,
-  MetaNotFoundError,
   type StoredBlob,
   type Written,
   writtenPlain,
@@ -137,51 +135,6 @@ export class S3Store implements BlockStore {
     return parseAnswer(() => parseListPage(decoder.decode(answer.body)), "ListObjectsV2");
   }
 
-  async writeMeta(name: string, data: Uint8Array): Promise<void> {
-    const key = metaKey(name);
-    await this.client.send({
-      method: "PUT",
-      url: this.client.objectUrl(key),
-      target: this.target(key),
-      headers: { "content-type": "application/octet-stream" },
-      body: data,
-    });
-  }
-
-  async readMeta(name: string): Promise<Uint8Array> {
-    const key = metaKey(name);
-    try {
-      return (await this.client.send({ method: "GET", url: this.client.objectUrl(key), target: this.target(key) }))
-        .body;
-    } catch (error) {
-      if (isMissingKey(error)) throw new MetaNotFoundError(name, `Key ${key} not found.`);
-      throw error;
-    }
-  }
-
-  async listMeta(): Promise<string[]> {
-    const names: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(META_PREFIX, "", token);
-      for (const { key } of page.objects) if (key.startsWith(META_PREFIX)) names.push(key.slice(META_PREFIX.length));
-      token = page.continuationToken;
-    } while (token);
-    return names.sort();
-  }
-
-  async removeMeta(name: string): Promise<boolean> {
-    const key = metaKey(name);
-    try {
-      await this.client.send({ method: "HEAD", url: this.client.objectUrl(key), target: this.target(key) });
-    } catch (error) {
-      if (isMissingKey(error)) return false;
-      throw error;
-    }
-    await this.client.send({ method: "DELETE", url: this.client.objectUrl(key), target: this.target(key) });
-    return true;
-  }
-
   /** A PUT either stores the whole object or nothing: no unfinished writes exist. */
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
@@ -204,13 +157,6 @@ export class S3Store implements BlockStore {
   private target(key: string): string {
     return `${this.bucket}/${key}`;
   }
-}
-
-const META_PREFIX = "meta/";
-
-function metaKey(name: string): string {
-  checkMetaName(name);
-  return META_PREFIX + name;
 }
 
 const TRANSIENT_DELETE_CODES = new Set(["InternalError", "SlowDown", "ServiceUnavailable"]);

@@ -28,18 +28,6 @@ export abstract class StoreWrapper implements BlockStore {
   removeUnfinished(prefix?: string): Promise<number> {
     return this.inner.removeUnfinished(prefix);
   }
-  writeMeta(name: string, data: Uint8Array): Promise<void> {
-    return this.inner.writeMeta(name, data);
-  }
-  readMeta(name: string): Promise<Uint8Array> {
-    return this.inner.readMeta(name);
-  }
-  listMeta(): Promise<string[]> {
-    return this.inner.listMeta();
-  }
-  removeMeta(name: string): Promise<boolean> {
-    return this.inner.removeMeta(name);
-  }
   close(): Promise<void> {
     return this.inner.close();
   }

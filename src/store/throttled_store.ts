@@ -31,15 +31,4 @@ export class ThrottledStore extends StoreWrapper {
     await this.reads?.take(data.length);
     return data;
   }
-
-  override async writeMeta(name: string, data: Uint8Array): Promise<void> {
-    await this.writes?.take(data.length);
-    await this.inner.writeMeta(name, data);
-  }
-
-  override async readMeta(name: string): Promise<Uint8Array> {
-    const data = await this.inner.readMeta(name);
-    await this.reads?.take(data.length);
-    return data;
-  }
 }
