@@ -133,13 +133,13 @@ const COMPRESSIONS: readonly Compression[] = ["zstd", "none"];
 /** zstd's regular levels; 20 to 22 need far more memory per block. */
 const COMPRESSION_LEVELS = { min: 1, max: 19 };
 /**
- * Level 1, by measurement on a 2 GiB ext4 image of /usr/share (716 MiB of data in 4 MiB blocks, libzstd, two
- * cores): the store takes 238 MiB at level 1 and 214 MiB at level 3, both below restic's 249 MiB, while a first
- * backup costs about 4.7 CPU-seconds at level 1 against 6.6 at level 3 (3.2 without compression; medians of 7
- * runs). With the CPU as the limit, level 3 would make first backups about 30 % slower for a store 10 %
- * smaller, spending the margin to the target of 1.5 times restic's speed.
+ * Level 3, by measurement on a 2 GiB ext4 image of /usr/share (716 MiB of data in 4 MiB blocks, libzstd, two
+ * cores): the store takes 238 MiB of blob bytes at level 1 and 214 MiB at level 3; measured as `du` of the data
+ * directory beside restic's repository in one bench run (2026-12-01), level 1 took 251 MiB against restic's
+ * 242, so only level 3 keeps the store below restic's. It costs about 6.6 CPU-seconds per first backup of the
+ * image against 4.7 at level 1 (3.2 without compression; medians of 7 runs).
  */
-const DEFAULT_COMPRESSION_LEVEL = 1;
+const DEFAULT_COMPRESSION_LEVEL = 3;
 const ENCRYPTION_KEY_TEXT = "You must provide a 32-byte long encryption-key in your configuration.";
 const TIMEDELTA_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

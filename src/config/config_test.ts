@@ -114,7 +114,7 @@ Deno.test("loadConfig: embedded default for a user", async () => {
     cleanupGraceSeconds: 0,
     s3: null,
     compression: "zstd",
-    compressionLevel: 1,
+    compressionLevel: 3,
   });
   assert.equal(section.name, "DataBackend");
   assert.deepEqual(config.ioFile, { simultaneousReads: 5, simultaneousWrites: 5 });
@@ -596,7 +596,7 @@ Deno.test("loadConfig: compression and its level", async () => {
   const zstd = await loadWith({ DataBackend: { compression: "ZSTD", compression_level: "19" } });
   assert.deepEqual([zstd.config.data.compression, zstd.config.data.compressionLevel], ["zstd", 19]);
   const none = await loadWith({ DataBackend: { compression: "none" } });
-  assert.deepEqual([none.config.data.compression, none.config.data.compressionLevel], ["none", 1]);
+  assert.deepEqual([none.config.data.compression, none.config.data.compressionLevel], ["none", 3]);
 
   const error = (key: string, problem: string) => (file: string) =>
     `Configuration error in ${file}, section [DataBackend], key ${key}: ${problem}`;
