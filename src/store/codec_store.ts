@@ -18,6 +18,7 @@
 import { BlobCorruptError, type BlockStore, type Encoding, PLAIN, type Written } from "./block_store.ts";
 import { type Codec, codecById, type Encoded, knownCodecs, PLAIN_CODEC } from "./codecs.ts";
 import { compressBound } from "./zstd.ts";
+import { looksCompressible } from "./compressibility.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { BackyError } from "../util/errors.ts";
 import { Slots } from "../util/slots.ts";
@@ -58,6 +59,9 @@ export class CodecStore extends StoreWrapper {
     const { codec } = this;
     if (codec.encrypts) this.requireKey();
     if (codec.id === PLAIN_CODEC) return await this.writeAs(uid, { bytes: data, encoding: PLAIN });
+    if (!codec.encrypts && !await this.work.run(() => looksCompressible(data))) {
+      return await this.writeAs(uid, { bytes: data, encoding: PLAIN });
+    }
     const { encoded, scratch } = await this.encode(codec, data);
     try {
       const shrunk = codec.encrypts || encoded.bytes.length < data.length;
