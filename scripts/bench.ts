@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
-import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 import { newBlobUid } from "../src/store/blob_uid.ts";
 import { rbdBench } from "./bench_rbd.ts";
 import { s3Bench } from "./bench_s3.ts";
@@ -190,9 +190,9 @@ async function machineLimits(source: string): Promise<Row[]> {
 
 /** A 1 TiB base version with 262,144 distinct blob references, made through the catalog API. */
 async function makeTerabyteBase(sqlitePath: string): Promise<string> {
-  const catalog = SqliteCatalog.open(sqlitePath, { engine: `sqlite:///${sqlitePath}`, create: true });
+  const catalog = openSqliteCatalog(sqlitePath, { engine: `sqlite:///${sqlitePath}`, create: true });
   const blocks = 262144;
-  const version = catalog.createVersion({
+  const version = await catalog.createVersion({
     name: "tb",
     snapshotName: "",
     size: blocks,
@@ -208,9 +208,9 @@ async function makeTerabyteBase(sqlitePath: string): Promise<string> {
     encEnvkey: null,
     encNonce: null,
   }));
-  const ids = catalog.addRefs(refs);
+  const ids = await catalog.addRefs(refs);
   await catalog.commitVersion(version.uid, Uint32Array.from(ids));
-  catalog.close();
+  await catalog.close();
   return version.uid;
 }
 

@@ -14,7 +14,8 @@ import {
   type Sandbox,
   withSandbox,
 } from "./helpers.ts";
-import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
+import type { Catalog } from "../src/catalog/catalog.ts";
 import { Locks } from "../src/lock/locks.ts";
 
 const NOW = { BACKY2_FAKE_NOW: "2026-01-11T00:00:00" };
@@ -24,36 +25,36 @@ async function backupAt(sb: Sandbox, date: string, name = "vm"): Promise<string>
   return await sb.backup([sb.url("disk.img"), name], { env: { BACKY2_FAKE_NOW: date } });
 }
 
-function openCatalog(sb: Sandbox): SqliteCatalog {
+function openCatalog(sb: Sandbox): Catalog {
   const path = sb.path("backy.sqlite");
-  return SqliteCatalog.open(path, { engine: `sqlite:///${path}`, create: false });
+  return openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: false });
 }
 
 /** White-box: a version a backup started at `date` and never finished (in progress, invalid). */
-function incompleteAt(sb: Sandbox, date: string): string {
+async function incompleteAt(sb: Sandbox, date: string): Promise<string> {
   Deno.env.set("BACKY2_FAKE_NOW", date);
   const catalog = openCatalog(sb);
   try {
-    return catalog.createVersion({
+    return (await catalog.createVersion({
       name: "vm",
       snapshotName: "",
       size: 2,
       sizeBytes: 8192,
       blockSize: 4096,
       hashFunction: "sha512",
-    }).uid;
+    })).uid;
   } finally {
-    catalog.close();
+    await catalog.close();
     Deno.env.delete("BACKY2_FAKE_NOW");
   }
 }
 
-function markInvalid(sb: Sandbox, uid: string): void {
+async function markInvalid(sb: Sandbox, uid: string): Promise<void> {
   const catalog = openCatalog(sb);
   try {
-    catalog.setVersionValid(uid, false);
+    await catalog.setVersionValid(uid, false);
   } finally {
-    catalog.close();
+    await catalog.close();
   }
 }
 
@@ -70,12 +71,12 @@ async function makeVersions(sb: Sandbox): Promise<Fixture> {
   uids.C = await backupAt(sb, "2026-01-02T12:00:00");
   uids.D = await backupAt(sb, "2026-01-05T10:00:00");
   uids.H = await backupAt(sb, "2026-01-07T10:00:00");
-  uids.E = incompleteAt(sb, "2026-01-08T10:00:00");
+  uids.E = await incompleteAt(sb, "2026-01-08T10:00:00");
   uids.F = await backupAt(sb, "2026-01-09T10:00:00");
   uids.G = await backupAt(sb, "2026-01-10T10:00:00");
   uids.X = await backupAt(sb, "2026-01-01T10:00:00", "db");
   expectRun(await sb.run(["protect", uids.A]), { code: 0 }, "protect");
-  markInvalid(sb, uids.D);
+  await markInvalid(sb, uids.D);
   return { uids };
 }
 

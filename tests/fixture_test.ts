@@ -69,7 +69,7 @@ class FixtureCopy {
   async catalog(name: string, create = true): Promise<OurCatalog> {
     const config = `${this.dir}/${name}.cfg`;
     await Deno.writeTextFile(config, ourConfig(this.dir, `${this.dir}/${name}.sqlite`));
-    if (create) createCatalog(`${this.dir}/${name}.sqlite`);
+    if (create) await createCatalog(`${this.dir}/${name}.sqlite`);
     return new OurCatalog(this, config);
   }
 

@@ -10,7 +10,7 @@
 import { deepStrictEqual, fail, match as assertMatch, ok as assert } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 
 /** The repository root (no trailing slash). */
 export const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -163,8 +163,8 @@ export async function writeConfig(dir: string, options: ConfigOptions = {}, name
 }
 
 /** Creates an empty catalog at `path`, as `backy2 initdb` does (only initdb creates one for a config file). */
-export function createCatalog(path: string): void {
-  SqliteCatalog.open(path, { engine: `sqlite:///${path}`, create: true }).close();
+export async function createCatalog(path: string): Promise<void> {
+  await openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: true }).close();
 }
 
 /** One row of `backy2 -m ls` (all values as printed). */
@@ -180,7 +180,7 @@ export class Sandbox {
   static async create(options: ConfigOptions = {}): Promise<Sandbox> {
     const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "backy2-cli-test-" }));
     const config = await writeConfig(dir, options);
-    if (options.catalog !== false) createCatalog(`${dir}/backy.sqlite`);
+    if (options.catalog !== false) await createCatalog(`${dir}/backy.sqlite`);
     return new Sandbox(dir, config, options.blockSize ?? 4096);
   }
 

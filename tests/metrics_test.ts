@@ -6,7 +6,7 @@
  * without a scrape error.
  */
 import { assert, assertEquals, buildImage, expectRun, Rng, ROOT, type Sandbox, withSandbox } from "./helpers.ts";
-import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 
 interface Sample {
   name: string;
@@ -146,8 +146,8 @@ Deno.test("metrics: a damaged blob shows in the scrub series; an old incomplete 
     expectRun(await sb.run(["scrub", uid]), { code: 20 }, "scrub");
     Deno.env.set("BACKY2_FAKE_NOW", "2026-01-01T00:00:00");
     const path = sb.path("backy.sqlite");
-    const catalog = SqliteCatalog.open(path, { engine: `sqlite:///${path}`, create: false });
-    catalog.createVersion({
+    const catalog = openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: false });
+    await catalog.createVersion({
       name: "vm",
       snapshotName: "",
       size: 1,
@@ -155,7 +155,7 @@ Deno.test("metrics: a damaged blob shows in the scrub series; an old incomplete 
       blockSize: 4096,
       hashFunction: "sha512",
     });
-    catalog.close();
+    await catalog.close();
     Deno.env.delete("BACKY2_FAKE_NOW");
     expectRun(await sb.run(["ls"], { env: { BACKY2_FAKE_NOW: "2026-01-03T00:00:00" } }), { code: 0 }, "ls");
     const samples = await readMetrics(sb);

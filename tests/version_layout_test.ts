@@ -4,7 +4,7 @@
  * never makes a scrub fail or invalidate shared blobs, and continues or bases backups correctly.
  */
 import { DatabaseSync } from "node:sqlite";
-import { SqliteCatalog } from "../src/catalog/sqlite.ts";
+import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 import {
   assert,
   assertEquals,
@@ -90,8 +90,8 @@ Deno.test("backup -c continues a version with the block size it was started with
   await withSandbox({ blockSize: SMALL }, async (sb) => {
     await writeImage(sb, "disk.img", testSeed());
     const size = (await Deno.stat(sb.path("disk.img"))).size;
-    const catalog = SqliteCatalog.open(sb.path("backy.sqlite"), { engine: "test", create: true });
-    const started = catalog.createVersion({
+    const catalog = openSqliteCatalog(sb.path("backy.sqlite"), { engine: "test", create: true });
+    const started = await catalog.createVersion({
       name: "vm",
       snapshotName: "",
       size: Math.ceil(size / SMALL),
@@ -99,7 +99,7 @@ Deno.test("backup -c continues a version with the block size it was started with
       blockSize: SMALL,
       hashFunction: "sha512",
     });
-    catalog.close();
+    await catalog.close();
     await reconfigure(sb, { blockSize: LARGE });
 
     const result = await sb.run(["backup", "-c", started.uid, sb.url("disk.img"), "vm"]);

@@ -1,7 +1,10 @@
 /**
  * The catalog: what versions exist, which blob each of their blocks is, and the per-run statistics.
  *
- * One interface for every catalog backend (the embedded SQLite one today, PostgreSQL later). A version's
+ * One set of interfaces for every catalog backend (the embedded SQLite one, PostgreSQL), split by role: versions
+ * and tags, block maps, blob references, the cleanup queue, stats, imports and exports, and key material. Every
+ * method is async; work that must be atomic runs in {@link Catalog.withTransaction}, whose handle has the same
+ * roles. Engine functions take only the roles they use. A version's
  * blocks are a {@link BlockMap}: one 32-bit blob-reference id per block, 0 for "not written yet". A blob
  * reference ({@link BlobRef}) is one distinct stored block content (uid, checksum, size, codec fields,
  * valid flag), or a sparse block of some size (uid null). Many blocks of many versions share one reference,
@@ -114,7 +117,7 @@ export type ImportedVersion =
   & Omit<Version, "inProgress" | "blockSize" | "hashFunction">
   & Partial<Pick<Version, "blockSize" | "hashFunction">>;
 
-/** What {@link Catalog.rewrapEnvkeys} did, counted in references (each holds one envkey). */
+/** What {@link KeyRole.rewrapEnvkeys} did, counted in references (each holds one envkey). */
 export interface RekeyCounts {
   /** Stored references of the rekeyed encryption version: their envkey was rewrapped. */
   rekeyed: number;
@@ -126,122 +129,157 @@ export interface RekeyCounts {
   total: number;
 }
 
-export interface Catalog {
-  /** Versions ordered by name, then date. */
-  listVersions(filter?: VersionFilter): Version[];
-  /** Throws `'Version {uid} not found.'`. */
-  getVersion(uid: string): Version;
-  /** Creates an invalid, in-progress version with an empty draft block map. */
-  createVersion(version: NewVersion): Version;
-  setVersionValid(uid: string, valid: boolean): void;
-  setExpire(uid: string, expire: CatalogTime | null): void;
-  setProtected(uid: string, value: boolean): void;
-  addTags(uid: string, tags: string[]): void;
-  removeTags(uid: string, tags: string[]): void;
-  /** Removes the version and releases its references; returns its number of recorded blocks. */
-  removeVersion(uid: string): number;
+/** What deduplication looks for: a blob of this content (checksum) and plain size. */
+export interface DedupKey {
+  checksum: string;
+  size: number;
+}
 
+/** Versions and their tags. */
+export interface VersionRole {
+  /** Versions ordered by name, then date. */
+  listVersions(filter?: VersionFilter): Promise<Version[]>;
+  /** Throws `'Version {uid} not found.'`. */
+  getVersion(uid: string): Promise<Version>;
+  /** Creates an invalid, in-progress version with an empty draft block map. */
+  createVersion(version: NewVersion): Promise<Version>;
+  setVersionValid(uid: string, valid: boolean): Promise<void>;
+  setExpire(uid: string, expire: CatalogTime | null): Promise<void>;
+  setProtected(uid: string, value: boolean): Promise<void>;
+  addTags(uid: string, tags: string[]): Promise<void>;
+  removeTags(uid: string, tags: string[]): Promise<void>;
+  /** Removes the version and releases its references; returns its number of recorded blocks. */
+  removeVersion(uid: string): Promise<number>;
+}
+
+/** Block maps: the draft a running backup fills, the committed pages, and how often references are used. */
+export interface BlockMapRole {
   /** The version's block map: the committed one, or the draft of an in-progress version. */
-  blockMap(uid: string): BlockMap;
+  blockMap(uid: string): Promise<BlockMap>;
   /** Persists the draft of an in-progress version (blobs it names must already be durable). */
-  saveDraft(uid: string, map: BlockMap): void;
+  saveDraft(uid: string, map: BlockMap): Promise<void>;
   /**
    * Turns the draft into the committed block map, atomically; the version turns valid unless a block uses a
    * blob that was found bad meanwhile. Throws when the version is not in progress (committed twice).
    */
   commitVersion(uid: string, map: BlockMap): Promise<void>;
-  /** Ids of the references marked invalid (few: only bad blobs). */
-  invalidRefIds(): Set<number>;
+  /** For every reference id, how many blocks of all versions (committed and in progress) use it. */
+  referenceCounts(): Promise<Map<number, number>>;
+}
 
-  /**
-   * Adds a finished version with its blocks in one transaction: finds or creates the blob references
-   * (blocks with the same uid, checksum, size, valid flag and encryption fields share one; sparse blocks
-   * share the sparse reference of their size), stores the block map like {@link commitVersion}, keeps the
-   * block dates that differ from the version's date, and keeps the valid and protected flags as given.
-   * Block ids missing from `blocks` stay unrecorded (an incomplete version). Throws
-   * `'Version {uid} already exists and cannot be imported.'` (exit 22) for a uid the catalog has.
-   */
-  importVersion(version: ImportedVersion, blocks: BlockRecord[]): Promise<void>;
-  /** The recorded blocks of a version, ordered by id. */
-  exportBlocks(uid: string): BlockRecord[];
-  /** Adds stats rows as given (their dates included), in order. */
-  importStats(rows: StatsRow[]): void;
-
+/** Blob references: what each block's blob is, deduplication and its claims, validity. */
+export interface BlobRole {
   /** Looks up references by id; missing ids are absent from the result. */
-  refs(ids: Iterable<number>): Map<number, BlobRef>;
+  refs(ids: Iterable<number>): Promise<Map<number, BlobRef>>;
   /**
    * The references that are not "a valid stored blob of exactly `blockSize` bytes": sparse ones, short ones
    * and invalid ones. A differential backup needs to know only these about its base's blocks, so it never
    * has to look up every block of a large unchanged image.
    */
-  irregularRefs(blockSize: number): Map<number, BlobRef>;
+  irregularRefs(blockSize: number): Promise<Map<number, BlobRef>>;
+  /** Ids of the references marked invalid (few: only bad blobs). */
+  invalidRefIds(): Promise<Set<number>>;
   /**
-   * A valid stored blob with this checksum and size whose codec is one of `codecs`, if any: one of codec
-   * `codecs[0]` when there is one, else the oldest. With `claimFor`, the in-progress version claims it in the same
-   * transaction, so that no cleanup deletes it until that version is committed or removed.
+   * For each wanted content, a valid stored blob with its checksum and size whose codec is one of `codecs`
+   * (one of `codecs[0]` when there is one, else the oldest), or null: one round trip for a whole window of
+   * blocks. With `claimFor`, the in-progress version claims what is found in the same transaction, so that no
+   * cleanup deletes it until that version is committed or removed.
    */
-  findDedup(checksum: string, size: number, codecs: readonly number[], claimFor?: string): BlobRef | null;
+  findDedup(wanted: readonly DedupKey[], codecs: readonly number[], claimFor?: string): Promise<(BlobRef | null)[]>;
   /**
    * Records references to durable blobs; returns their ids in order. With `claimFor`, the in-progress
    * version claims them, so that no cleanup deletes them before it is committed or removed.
    */
-  addRefs(refs: NewBlobRef[], claimFor?: string): number[];
+  addRefs(refs: NewBlobRef[], claimFor?: string): Promise<number[]>;
   /** The id of the sparse reference of this size. */
-  sparseRef(size: number): number;
+  sparseRef(size: number): Promise<number>;
   /** Marks these references valid again (a full scrub read them and found them intact). */
-  revalidate(ids: Iterable<number>): void;
+  revalidate(ids: Iterable<number>): Promise<void>;
   /** Marks every reference with this (uid, checksum) invalid and every version using it; returns those uids. */
-  invalidate(uid: string, checksum: string | null): string[];
+  invalidate(uid: string, checksum: string | null): Promise<string[]>;
+}
 
+/** The cleanup queue: delete candidates, and which blobs are in use. */
+export interface CleanupRole {
   /**
-   * Fast cleanup, catalog side, in one transaction: forgets delete candidates older than
-   * `cutoff` (unix seconds) whose blob is in use again, then removes the references of the remaining old
-   * candidates that nothing uses (no committed version, no in-progress block map, no claim) and returns
-   * their blob uids. The caller deletes those blobs, then calls {@link forgetDeleted}.
+   * Fast cleanup, catalog side, in one transaction: forgets delete candidates older than `cutoff` (unix
+   * seconds) whose blob is in use again, then removes the references of the remaining old candidates that
+   * nothing uses (no committed version, no in-progress block map, no claim) and returns their blob uids. The
+   * caller deletes those blobs, then calls {@link forgetDeleted}.
    */
-  takeDeleteCandidates(cutoff: number): { uid: string; size: number }[];
+  takeDeleteCandidates(cutoff: number): Promise<{ uid: string; size: number }[]>;
   /** Drops the delete-candidate rows of these blob uids. */
-  forgetDeleted(uids: string[]): void;
+  forgetDeleted(uids: string[]): Promise<void>;
   /**
    * The blob uids (starting with `prefix`) that a committed version, an in-progress block map or a claim
    * uses. For the full cleanup, which runs alone: delete candidates nothing uses again are not in it.
    */
-  usedBlobUids(prefix?: string): Set<string>;
+  usedBlobUids(prefix?: string): Promise<Set<string>>;
   /**
    * Full cleanup, catalog side: in one durable transaction, forgets the references and delete candidates of
    * every blob uid (starting with `prefix`) that {@link usedBlobUids} does not name, so that no later backup
    * deduplicates onto a blob about to be deleted; returns the used uids as of that transaction.
    */
-  dropUnusedBlobs(prefix?: string): Set<string>;
+  dropUnusedBlobs(prefix?: string): Promise<Set<string>>;
+}
 
+/** Per-run statistics and catalog-wide sums. */
+export interface StatsRole {
+  insertStats(stats: BackupStats): Promise<void>;
+  /** Adds stats rows as given (their dates included), in order. */
+  importStats(rows: StatsRow[]): Promise<void>;
   /**
-   * `rekey`: replaces the envkey of every stored reference of encryption version `encVersion`
-   * by `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes. `onProgress`
+   * Stats rows: of one version in insertion order, or the newest `limit` rows of all (all when undefined),
+   * oldest first, ties in reverse insertion order as backy2 prints them. A limit below 1 gives none.
+   */
+  listStats(options: { versionUid?: string; limit?: number }): Promise<StatsRow[]>;
+  /** The plain size of every distinct stored blob the catalog records (until cleanup forgets it), summed. */
+  storeBytes(): Promise<number>;
+}
+
+/** Whole versions in and out: `import`, `export`, `migrate-catalog`. */
+export interface TransferRole {
+  /**
+   * Adds a finished version with its blocks: finds or creates the blob references (blocks with the same uid,
+   * checksum, size, valid flag and codec fields share one; sparse blocks share the sparse reference of their
+   * size), stores the block map like {@link BlockMapRole.commitVersion}, keeps the block dates that differ
+   * from the version's date, and keeps the valid and protected flags as given. Block ids missing from
+   * `blocks` stay unrecorded (an incomplete version). Throws `'Version {uid} already exists and cannot be
+   * imported.'` (exit 22) for a uid the catalog has.
+   */
+  importVersion(version: ImportedVersion, blocks: BlockRecord[]): Promise<void>;
+  /** The recorded blocks of a version, ordered by id. */
+  exportBlocks(uid: string): Promise<BlockRecord[]>;
+}
+
+/** Key material: `rekey`. */
+export interface KeyRole {
+  /**
+   * Replaces the envkey of every stored reference of encryption version `encVersion` by
+   * `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes. `onProgress`
    * sees the counts after every reference.
    */
   rewrapEnvkeys(
     encVersion: number,
     rewrap: (envkey: string | null, uid: string) => string,
     onProgress?: (counts: RekeyCounts) => void,
-  ): RekeyCounts;
+  ): Promise<RekeyCounts>;
+}
 
-  /** Runs `work` as one transaction (calls inside it join it). */
-  atomically<T>(work: () => T): T;
-  /** {@link atomically} for work that awaits (imports); nothing else may use the catalog until it settles. */
-  atomicallyAwaiting<T>(work: () => Promise<T>): Promise<T>;
+/** Every role; what a transaction handle offers. */
+export type CatalogRoles = VersionRole & BlockMapRole & BlobRole & CleanupRole & StatsRole & TransferRole & KeyRole;
 
-  insertStats(stats: BackupStats): void;
+/** Roles `R` plus transactions over them. */
+export interface Transactional<R> {
   /**
-   * Stats rows: of one version in insertion order, or the newest `limit` rows of all (all when undefined),
-   * oldest first, ties in reverse insertion order as backy2 prints them. A limit below 1 gives none.
+   * Runs `work` as one transaction: every call on `tx` joins it, and it commits when `work` settles (rolls
+   * back when it throws). Calls on the catalog itself while it runs are not part of it (on SQLite they wait).
    */
-  listStats(options: { versionUid?: string; limit?: number }): StatsRow[];
+  withTransaction<T>(work: (tx: R) => Promise<T>): Promise<T>;
+}
 
-  /** For every reference id, how many blocks of all versions (committed and in progress) use it. */
-  referenceCounts(): Map<number, number>;
-
-  /** The plain size of every distinct stored blob the catalog records (until cleanup forgets it), summed. */
-  storeBytes(): number;
-
-  close(): void;
+export interface Catalog extends CatalogRoles, Transactional<CatalogRoles> {
+  /** `sqlite` or `postgresql`. */
+  readonly kind: string;
+  close(): Promise<void>;
 }

@@ -8,14 +8,14 @@ import type { CommandContext } from "./context.ts";
 import { checkTags } from "./names.ts";
 import { parseCsvRecord } from "../output/fields.ts";
 
-export function addTag(ctx: CommandContext): number {
+export async function addTag(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
   const tags = tagList(ctx.string("name")!);
   checkTags(tags);
   const { catalog } = ctx.engine;
   try {
-    const existing = catalog.getVersion(uid).tags;
-    catalog.addTags(uid, tags.filter((tag) => !existing.includes(tag)));
+    const existing = (await catalog.getVersion(uid)).tags;
+    await catalog.addTags(uid, tags.filter((tag) => !existing.includes(tag)));
   } catch {
     ctx.log.warning("Unable to add tag.");
   }

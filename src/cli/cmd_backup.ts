@@ -39,7 +39,7 @@ export async function backupCommand(ctx: CommandContext): Promise<number> {
     },
   });
   if (outcome.exitCode === 0 && ctx.flags.machineOutput) ctx.print(`${outcome.uid}\n`);
-  countFromStats(ctx, outcome.uid);
+  await countFromStats(ctx, outcome.uid);
   return outcome.exitCode;
 }
 
@@ -62,9 +62,9 @@ function declareCounters(ctx: CommandContext): void {
   ctx.report.declare(...STATS_COUNTERS.map(([name]) => name));
 }
 
-function countFromStats(ctx: CommandContext, uid: string): void {
+async function countFromStats(ctx: CommandContext, uid: string): Promise<void> {
   // A backup that failed its sanity check removed its version and wrote no row: its counters stay 0.
-  const row = ctx.engine.catalog.listStats({ versionUid: uid }).at(-1);
+  const row = (await ctx.engine.catalog.listStats({ versionUid: uid })).at(-1);
   if (!row) return;
   for (const [name, key] of STATS_COUNTERS) ctx.report.set(name, (row[key] as number | null | undefined) ?? 0);
 }

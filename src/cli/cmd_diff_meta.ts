@@ -10,18 +10,18 @@
  * nothing or crashed), and a block an unfinished version has not recorded yet counts as absent.
  */
 import type { CommandContext } from "./context.ts";
-import type { BlockMap, Catalog } from "../catalog/catalog.ts";
+import type { BlobRole, BlockMap } from "../catalog/catalog.ts";
 
 /** Lines are written in batches so that a huge version never builds one huge string. */
 const BATCH_LINES = 4096;
 
 type Side = string | null | undefined;
 
-export function diffMeta(ctx: CommandContext): number {
+export async function diffMeta(ctx: CommandContext): Promise<number> {
   const { catalog } = ctx.engine;
-  const left = catalog.blockMap(ctx.string("version_uid1")!);
-  const right = catalog.blockMap(ctx.string("version_uid2")!);
-  const uidOf = blobUids(catalog, left, right);
+  const left = await catalog.blockMap(ctx.string("version_uid1")!);
+  const right = await catalog.blockMap(ctx.string("version_uid2")!);
+  const uidOf = await blobUids(catalog, left, right);
   const format = ctx.flags.json ? jsonLines() : textLines();
   // print() drops output once the reader went away (`| head`), as the reference ignores a broken pipe.
   let batch: string[] = [];
@@ -64,8 +64,12 @@ function jsonLines(): LineFormat {
 }
 
 /** Blob uid of a reference id: a string, null for a sparse block, undefined for no block. */
-function blobUids(catalog: Catalog, left: BlockMap, right: BlockMap): (id: number | undefined) => Side {
-  const refs = catalog.refs(new Set([...left, ...right]));
+async function blobUids(
+  catalog: BlobRole,
+  left: BlockMap,
+  right: BlockMap,
+): Promise<(id: number | undefined) => Side> {
+  const refs = await catalog.refs(new Set([...left, ...right]));
   return (id) => (id === undefined ? undefined : refs.get(id)?.uid);
 }
 

@@ -4,7 +4,9 @@
  * reference). Each reported version is locked (shared) for the rest of the command.
  */
 import type { CommandContext } from "./context.ts";
-import type { BlobRef, Catalog, Version } from "../catalog/catalog.ts";
+import type { BlobRef, BlobRole, BlockMap, BlockMapRole, Version } from "../catalog/catalog.ts";
+
+type DuCatalog = BlockMapRole & BlobRole;
 import { type FieldSpec, type FieldSpecs, parseCsvRecord } from "../output/fields.ts";
 import { renderReport } from "../output/report.ts";
 import { type Usage, type UsageBlock, versionUsage } from "../engine/usage.ts";
@@ -26,37 +28,41 @@ export const DU_FIELDS: FieldSpecs<Usage> = {
   "Est. Stored freed": size((u) => u.estStoredFreed),
 };
 
-export function du(ctx: CommandContext): number {
+export async function du(ctx: CommandContext): Promise<number> {
   const fields = parseCsvRecord(ctx.string("fields")!);
   const { catalog } = ctx.engine;
   const uid = ctx.string("version_uid");
-  const versions = uid ? [catalog.getVersion(uid)] : catalog.listVersions();
+  const versions = uid ? [await catalog.getVersion(uid)] : await catalog.listVersions();
   for (const version of versions) {
     // Shared: several reports may read a version at once, but it cannot be written or removed meanwhile.
     if (!ctx.locks.lock(version.uid, "shared")) throw versionLocked(version.uid);
   }
-  const rows = usageOf(catalog, versions);
+  const rows = await usageOf(catalog, versions);
   ctx.print(renderReport(fields, DU_FIELDS, rows, ctx.reportFlags));
   return 0;
 }
 
 /** The usage of each version, from one pass over the reference counts of the whole catalog. */
-function usageOf(catalog: Catalog, versions: Version[]): Usage[] {
+async function usageOf(catalog: DuCatalog, versions: Version[]): Promise<Usage[]> {
   if (versions.length === 0) return [];
-  const counts = catalog.referenceCounts();
-  const refs = catalog.refs(counts.keys());
+  const counts = await catalog.referenceCounts();
+  const refs = await catalog.refs(counts.keys());
   const usesByUid = new Map<string, number>();
   for (const [id, n] of counts) {
     const blob = refs.get(id)?.uid;
     if (blob != null) usesByUid.set(blob, (usesByUid.get(blob) ?? 0) + n);
   }
   const uses = (blob: string) => usesByUid.get(blob) ?? 0;
-  return versions.map((version) => versionUsage(blocksOf(catalog, version.uid, refs), uses));
+  const usage: Usage[] = [];
+  for (const version of versions) {
+    usage.push(versionUsage(blocksOf(await catalog.blockMap(version.uid), refs), uses));
+  }
+  return usage;
 }
 
 /** The recorded blocks of a version (an unfinished version may not have all of them yet). */
-function* blocksOf(catalog: Catalog, uid: string, refs: Map<number, BlobRef>): Generator<UsageBlock> {
-  for (const id of catalog.blockMap(uid)) {
+function* blocksOf(map: BlockMap, refs: Map<number, BlobRef>): Generator<UsageBlock> {
+  for (const id of map) {
     const ref = refs.get(id);
     if (ref !== undefined) yield ref;
   }

@@ -22,9 +22,9 @@ export const DUE_FIELDS: FieldSpecs<DueRow> = {
   due_since: { align: "c", value: (row) => formatDateTime(row.dueSince), json: (row) => isoFromDate(row.dueSince) },
 };
 
-export function due(ctx: CommandContext): number {
+export async function due(ctx: CommandContext): Promise<number> {
   const fields = parseCsvRecord(ctx.string("fields")!);
-  const { versions, names, schedulers } = scheduleInput(ctx);
+  const { versions, names, schedulers } = await scheduleInput(ctx);
   const rows = dueRows(versions, names, schedulers, now(), (line) => ctx.log.debug(line));
   ctx.print(renderReport(fields, DUE_FIELDS, rows, ctx.reportFlags));
   return 0;
@@ -37,12 +37,12 @@ export interface ScheduleInput {
 }
 
 /** What `due` and `sla` work on: the `-s` scheduler sections, every version, and the names to report. */
-export function scheduleInput(ctx: CommandContext): ScheduleInput {
+export async function scheduleInput(ctx: CommandContext): Promise<ScheduleInput> {
   const schedulers = parseCsvRecord(ctx.string("schedulers")!).map((name) => ({
     name,
     ...ctx.config.scheduler(name),
   }));
-  const versions = ctx.engine.catalog.listVersions().map((v) => ({
+  const versions = (await ctx.engine.catalog.listVersions()).map((v) => ({
     uid: v.uid,
     name: v.name,
     date: parseCatalogTime(v.date),

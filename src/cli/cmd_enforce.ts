@@ -29,7 +29,7 @@ const ENFORCE_FIELDS: FieldSpecs<Row> = {
   reason: { align: "l", value: (row) => row.reasons.join(", "), json: (row) => row.reasons },
 };
 
-export function enforce(ctx: CommandContext): number {
+export async function enforce(ctx: CommandContext): Promise<number> {
   const rules = parseRules(ctx.string("rules")!);
   const force = ctx.flag("force");
   if (force && !ctx.locks.enabled) {
@@ -38,9 +38,10 @@ export function enforce(ctx: CommandContext): number {
         "restore or scrub uses. Remove versions one by one with rm -f instead.",
     );
   }
-  const versions = selectVersions(ctx, ctx.strings("names"));
+  const versions = await selectVersions(ctx, ctx.strings("names"));
   const decisions = decide(versions, rules, now(), ctx.config.defaults.disallowRmWhenYoungerThanDays);
-  const rows = decisions.map((d) => (force && !d.keep ? remove(ctx, d) : plan(d)));
+  const rows: Row[] = [];
+  for (const d of decisions) rows.push(force && !d.keep ? await remove(ctx, d) : plan(d));
   ctx.print(renderReport(Object.keys(ENFORCE_FIELDS), ENFORCE_FIELDS, rows, ctx.reportFlags));
   summarize(ctx, rows, force);
   return rows.some((row) => row.action === "failed") ? Exit.failed : Exit.ok;
@@ -48,8 +49,8 @@ export function enforce(ctx: CommandContext): number {
 
 type Candidate = RetentionVersion & { catalogVersion: Version };
 
-function selectVersions(ctx: CommandContext, names: string[]): Candidate[] {
-  const all = ctx.engine.catalog.listVersions();
+async function selectVersions(ctx: CommandContext, names: string[]): Promise<Candidate[]> {
+  const all = await ctx.engine.catalog.listVersions();
   for (const name of names) {
     if (!all.some((v) => v.name === name)) ctx.log.warning(`No versions named ${name}.`);
   }
@@ -70,10 +71,10 @@ function plan(decision: Decision<Candidate>): Row {
   return { version: version.catalogVersion, action: keep ? "keep" : "remove", reasons };
 }
 
-function remove(ctx: CommandContext, decision: Decision<Candidate>): Row {
+async function remove(ctx: CommandContext, decision: Decision<Candidate>): Promise<Row> {
   const version = decision.version.catalogVersion;
   try {
-    removeVersion(ctx, version.uid, { ignoreAge: false });
+    await removeVersion(ctx, version.uid, { ignoreAge: false });
     return { version, action: "removed", reasons: decision.reasons };
   } catch (error) {
     if (!(error instanceof BackyError)) throw error;

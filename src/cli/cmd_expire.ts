@@ -7,13 +7,13 @@ import type { CommandContext } from "./context.ts";
 import { parseExpire } from "../output/dates.ts";
 import { catalogTime } from "../util/clock.ts";
 
-export function expire(ctx: CommandContext): number {
+export async function expire(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
   const text = ctx.string("expire")!;
   const date = text === "" ? null : catalogTime(parseExpire(text));
   const { catalog } = ctx.engine;
   try {
-    catalog.setExpire(uid, date);
+    await catalog.setExpire(uid, date);
   } catch {
     ctx.log.warning("Unable to expire version.");
     return 0;

@@ -9,23 +9,23 @@ import type { CommandContext } from "./context.ts";
 import { DUMP_FORMATS, DumpError, renderDump212, renderDumpDeno } from "../output/dump.ts";
 import { BackyError } from "../util/errors.ts";
 
-export function exportCommand(ctx: CommandContext): number {
+export async function exportCommand(ctx: CommandContext): Promise<number> {
   const format = ctx.string("format") ?? "2.12";
   if (!(DUMP_FORMATS as readonly string[]).includes(format)) {
     throw new BackyError(`Unknown dump format ${format} (choose from ${DUMP_FORMATS.join(", ")}).`);
   }
-  const text = renderExport(ctx, ctx.string("version_uid")!, format);
+  const text = await renderExport(ctx, ctx.string("version_uid")!, format);
   const filename = ctx.string("filename")!;
   if (filename === "-") ctx.print(format === "2.12" ? `${text}\n` : text);
   else writeDump(filename, text);
   return 0;
 }
 
-function renderExport(ctx: CommandContext, uid: string, format: string): string {
+async function renderExport(ctx: CommandContext, uid: string, format: string): Promise<string> {
   const { catalog } = ctx.engine;
-  const version = catalog.getVersion(uid);
-  const blocks = catalog.exportBlocks(uid);
-  if (format !== "2.12") return renderDumpDeno(version, blocks, catalog.listStats({ versionUid: uid }));
+  const version = await catalog.getVersion(uid);
+  const blocks = await catalog.exportBlocks(uid);
+  if (format !== "2.12") return renderDumpDeno(version, blocks, await catalog.listStats({ versionUid: uid }));
   try {
     return renderDump212(version, blocks);
   } catch (error) {

@@ -24,7 +24,7 @@ export async function fuse(ctx: CommandContext): Promise<number> {
       throw new BackyError((error as Error).message);
     }
     log.info(
-      `Mounted ${served.list().length} versions at ${mountpoint} (writes go to a temporary overlay); ` +
+      `Mounted ${(await served.list()).length} versions at ${mountpoint} (writes go to a temporary overlay); ` +
         `stop with Ctrl+C or SIGTERM.`,
     );
     const how = await untilStopped(ctx.interruption, mount.ended);

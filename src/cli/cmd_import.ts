@@ -14,9 +14,9 @@ import { BackyError, Exit } from "../util/errors.ts";
 export async function importCommand(ctx: CommandContext): Promise<number> {
   const dump = readDump(await readInput(ctx.string("filename")!));
   const { catalog } = ctx.engine;
-  await catalog.atomicallyAwaiting(async () => {
-    await catalog.importVersion(dump.version, dump.blocks);
-    catalog.importStats(dump.stats);
+  await catalog.withTransaction(async (tx) => {
+    await tx.importVersion(dump.version, dump.blocks);
+    await tx.importStats(dump.stats);
   });
   return 0;
 }

@@ -3,14 +3,15 @@
  * config file, only initdb creates a catalog; the embedded default also creates its own on first use.
  */
 import type { CommandContext } from "./context.ts";
-import { SqliteCatalog } from "../catalog/sqlite.ts";
+import { openCatalog } from "../catalog/open_catalog.ts";
 import { BackyError } from "../util/errors.ts";
 
-export function initdb(ctx: CommandContext): number {
-  const { sqlitePath, engine } = ctx.config.meta;
-  if (sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${engine}`);
-  if (exists(sqlitePath)) throw new BackyError(`Catalog ${sqlitePath} already exists; initdb never overwrites one.`);
-  SqliteCatalog.open(sqlitePath, { engine, create: true }).close();
+export async function initdb(ctx: CommandContext): Promise<number> {
+  const { sqlitePath } = ctx.config.meta;
+  if (sqlitePath !== null && exists(sqlitePath)) {
+    throw new BackyError(`Catalog ${sqlitePath} already exists; initdb never overwrites one.`);
+  }
+  await (await openCatalog(ctx.config.meta, true)).close();
   return 0;
 }
 

@@ -24,10 +24,10 @@ export const LS_FIELDS: FieldSpecs<Version> = {
   },
 };
 
-export function ls(ctx: CommandContext): number {
+export async function ls(ctx: CommandContext): Promise<number> {
   // An empty NAME, -s or -t is no filter, as backy2 tests them for truthiness.
   const filter = (key: string) => ctx.string(key) || undefined;
-  const versions = ctx.engine.catalog.listVersions({
+  const versions = await ctx.engine.catalog.listVersions({
     name: filter("name"),
     snapshotName: filter("snapshotName"),
     tag: filter("tag"),

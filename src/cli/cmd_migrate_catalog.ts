@@ -9,8 +9,10 @@
  * can be run again after new backy2 backups.
  */
 import type { CommandContext } from "./context.ts";
-import type { Catalog, ImportedVersion, StatsRow } from "../catalog/catalog.ts";
+import type { ImportedVersion, StatsRole, StatsRow, TransferRole, VersionRole } from "../catalog/catalog.ts";
 import { Backy2Catalog, sqliteUrlPath } from "../catalog/backy2_catalog.ts";
+
+type MigrationTarget = VersionRole & TransferRole & StatsRole;
 
 interface Migrated {
   versions: number;
@@ -23,8 +25,8 @@ export async function migrateCatalog(ctx: CommandContext): Promise<number> {
   try {
     // Filling a new catalog is what this command is for (README: point the engine at a new file first).
     ctx.createsCatalog = true;
-    const { catalog } = ctx.engine;
-    const migrated = await catalog.atomicallyAwaiting(() => migrate(ctx, source, catalog, engine));
+    const catalog = await ctx.openCatalog();
+    const migrated = await catalog.withTransaction((tx) => migrate(ctx, source, tx, engine));
     ctx.log.info(`Migrated ${migrated.versions} versions (${migrated.blocks} blocks) from ${engine}.`);
   } finally {
     source.close();
@@ -35,10 +37,10 @@ export async function migrateCatalog(ctx: CommandContext): Promise<number> {
 async function migrate(
   ctx: CommandContext,
   source: Backy2Catalog,
-  catalog: Catalog,
+  catalog: MigrationTarget,
   engine: string,
 ): Promise<Migrated> {
-  const existing = new Set(catalog.listVersions().map((version) => version.uid));
+  const existing = new Set((await catalog.listVersions()).map((version) => version.uid));
   const versions = source.versions();
   const skipped = new Set<string>();
   const migrated: Migrated = { versions: 0, blocks: 0 };
@@ -57,7 +59,7 @@ async function migrate(
     migrated.versions++;
     migrated.blocks += blocks.length;
   }
-  catalog.importStats(newStats(catalog, source.stats(), new Set(versions.map((v) => v.uid)), skipped));
+  await catalog.importStats(await newStats(catalog, source.stats(), new Set(versions.map((v) => v.uid)), skipped));
   return migrated;
 }
 
@@ -80,11 +82,20 @@ function blocksFit(
  * The stats rows to add: those of the versions migrated now, and those of versions backy2 no longer has
  * unless this catalog holds the same row already (from an earlier run).
  */
-function newStats(catalog: Catalog, rows: StatsRow[], versions: Set<string>, skipped: Set<string>): StatsRow[] {
-  return rows.filter((row) => {
-    if (versions.has(row.versionUid)) return !skipped.has(row.versionUid);
-    return !catalog.listStats({ versionUid: row.versionUid }).some((other) => sameStats(row, other));
-  });
+async function newStats(
+  catalog: StatsRole,
+  rows: StatsRow[],
+  versions: Set<string>,
+  skipped: Set<string>,
+): Promise<StatsRow[]> {
+  const added: StatsRow[] = [];
+  for (const row of rows) {
+    const keep = versions.has(row.versionUid)
+      ? !skipped.has(row.versionUid)
+      : !(await catalog.listStats({ versionUid: row.versionUid })).some((other) => sameStats(row, other));
+    if (keep) added.push(row);
+  }
+  return added;
 }
 
 function sameStats(a: StatsRow, b: StatsRow): boolean {

@@ -29,7 +29,7 @@ export async function nbd(ctx: CommandContext): Promise<number> {
       throw new BackyError(`Cannot listen on ${describe(endpoint)}: ${(error as Error).message}`);
     }
     log.info(
-      `Serving ${served.list().length} versions over NBD at ${server.urlOf("UID")} ` +
+      `Serving ${(await served.list()).length} versions over NBD at ${server.urlOf("UID")} ` +
         `(${cow ? "writes go to a temporary overlay" : "read-only"}); stop with Ctrl+C or SIGTERM.`,
     );
     const serving = server.serve();

@@ -2,11 +2,11 @@
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 
-export function protect(ctx: CommandContext): number {
+export async function protect(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
   const { catalog } = ctx.engine;
-  if (catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is already protected.`);
-  catalog.setProtected(uid, true);
+  if ((await catalog.getVersion(uid)).protected) throw new BackyError(`Version ${uid} is already protected.`);
+  await catalog.setProtected(uid, true);
   ctx.log.debug(`Marked version protected (UID ${uid})`);
   return 0;
 }

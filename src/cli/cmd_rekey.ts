@@ -15,7 +15,7 @@ import type { Logger } from "../log/logger.ts";
 
 const PROGRESS_EVERY = 1000;
 
-export function rekey(ctx: CommandContext): number {
+export async function rekey(ctx: CommandContext): Promise<number> {
   const oldKey = fromHex(ctx.string("oldkey")!, 32);
   if (!oldKey) throw new BackyError("OLDKEY must be 64 hexadecimal characters (the 32-byte key as in encryption_key).");
   const { encryptionVersion, encryptionKey } = ctx.config.defaults;
@@ -29,7 +29,7 @@ export function rekey(ctx: CommandContext): number {
   if (!locks.lock("backy", "exclusive")) throw new BackyError("Other backy instances are running.", { quoted: true });
   try {
     const started = performance.now();
-    const counts = catalog.rewrapEnvkeys(
+    const counts = await catalog.rewrapEnvkeys(
       encryptionVersion,
       (envkey, uid) => rewrap(envkey, uid, oldKey, encryptionKey),
       (counts) => reportProgress(log, counts, started),

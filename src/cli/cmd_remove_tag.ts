@@ -5,7 +5,7 @@
 import type { CommandContext } from "./context.ts";
 import { tagList } from "./cmd_add_tag.ts";
 
-export function removeTag(ctx: CommandContext): number {
-  ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
+export async function removeTag(ctx: CommandContext): Promise<number> {
+  await ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
   return 0;
 }

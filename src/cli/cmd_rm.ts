@@ -3,7 +3,7 @@ import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 import { removeVersion } from "./remove_version.ts";
 
-export function rm(ctx: CommandContext): number {
+export async function rm(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
   if (!ctx.locks.enabled && !ctx.flag("force")) {
     throw new BackyError(
@@ -12,6 +12,6 @@ export function rm(ctx: CommandContext): number {
     );
   }
   ctx.result.uid = uid;
-  removeVersion(ctx, uid, { ignoreAge: ctx.flag("force") });
+  await removeVersion(ctx, uid, { ignoreAge: ctx.flag("force") });
   return 0;
 }

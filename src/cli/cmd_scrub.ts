@@ -15,7 +15,7 @@ export async function scrub(ctx: CommandContext): Promise<number> {
   await ctx.openStore();
   const code = await scrubVersion(ctx.engine, { uid, sourceUrl: ctx.string("source"), percentile: share });
   // The scrub ran to its end (0 or 20): the version exists, and its name labels the scrub metrics.
-  ctx.result.name = ctx.engine.catalog.getVersion(uid).name;
+  ctx.result.name = (await ctx.engine.catalog.getVersion(uid)).name;
   return code;
 }
 

@@ -14,9 +14,9 @@ export const SLA_FIELDS: FieldSpecs<SlaRow> = {
   breach: { align: "l", value: (row) => row.breach },
 };
 
-export function sla(ctx: CommandContext): number {
+export async function sla(ctx: CommandContext): Promise<number> {
   const fields = parseCsvRecord(ctx.string("fields")!);
-  const { versions, names, schedulers } = scheduleInput(ctx);
+  const { versions, names, schedulers } = await scheduleInput(ctx);
   ctx.print(renderReport(fields, SLA_FIELDS, slaRows(versions, names, schedulers, now()), ctx.reportFlags));
   return 0;
 }

@@ -41,23 +41,27 @@ export const STATS_FIELDS: FieldSpecs<StatsRow> = {
   },
 };
 
-export function stats(ctx: CommandContext): number {
+export async function stats(ctx: CommandContext): Promise<number> {
   const fields = parseCsvRecord(ctx.string("fields")!);
   const limitText = ctx.string("limit");
   const limit = limitText ? parsePyInt(limitText) : undefined;
   if (limit !== undefined && !Number.isSafeInteger(limit)) {
     throw new BackyError(`-l/--limit ${limitText} is out of range.`);
   }
-  const rows = statsRows(ctx, ctx.string("version_uid"), limit);
+  const rows = await statsRows(ctx, ctx.string("version_uid"), limit);
   ctx.print(renderReport(fields, STATS_FIELDS, rows, ctx.reportFlags));
   return 0;
 }
 
-function statsRows(ctx: CommandContext, versionUid: string | undefined, limit: number | undefined): StatsRow[] {
+async function statsRows(
+  ctx: CommandContext,
+  versionUid: string | undefined,
+  limit: number | undefined,
+): Promise<StatsRow[]> {
   const { catalog } = ctx.engine;
   // An empty uid selects nothing in particular, like the reference's truthiness test.
   // A negative LIMIT lists every row, as SQL's LIMIT -1 does in the reference.
   if (!versionUid) return catalog.listStats({ limit: limit !== undefined && limit < 0 ? undefined : limit });
-  const rows = catalog.listStats({ versionUid, limit });
+  const rows = await catalog.listStats({ versionUid, limit });
   return limit === undefined ? rows : rows.slice(Math.max(0, rows.length - limit));
 }

@@ -2,11 +2,11 @@
 import type { CommandContext } from "./context.ts";
 import { BackyError } from "../util/errors.ts";
 
-export function unprotect(ctx: CommandContext): number {
+export async function unprotect(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
   const { catalog } = ctx.engine;
-  if (!catalog.getVersion(uid).protected) throw new BackyError(`Version ${uid} is not protected.`);
-  catalog.setProtected(uid, false);
+  if (!(await catalog.getVersion(uid)).protected) throw new BackyError(`Version ${uid} is not protected.`);
+  await catalog.setProtected(uid, false);
   ctx.log.debug(`Marked version unprotected (UID ${uid})`);
   return 0;
 }

@@ -7,7 +7,9 @@ import type { Logger } from "../log/logger.ts";
 import { writeAll } from "../log/logger.ts";
 import type { Engine } from "../engine/engine.ts";
 import { createHasher, type Hasher } from "../engine/hasher.ts";
-import { SqliteCatalog } from "../catalog/sqlite.ts";
+import { LazyCatalog } from "../catalog/lazy_catalog.ts";
+import { catalogKind, openCatalog } from "../catalog/open_catalog.ts";
+import type { Catalog, Version } from "../catalog/catalog.ts";
 import { LazyStore } from "../store/lazy_store.ts";
 import { openBackend } from "../store/registry.ts";
 import { ThrottledStore } from "../store/throttled_store.ts";
@@ -39,6 +41,7 @@ export interface GlobalFlags {
 
 export class CommandContext {
   private built: Engine | null = null;
+  private lazyCatalog: LazyCatalog | null = null;
   private readonly hashers = new Map<string, Hasher>();
   /** The configured block store backend, opened on first use (src/store/registry.ts). */
   private readonly backend: LazyStore;
@@ -50,6 +53,8 @@ export class CommandContext {
   readonly result: Record<string, JsonValue> = {};
   /** True once the command wrote to stdout (a listing under `--json` then needs no result object). */
   printed = false;
+  /** The catalog-wide gauges for the metrics, read after the command (src/metrics/write.ts). */
+  catalogFacts?: { versions: Version[]; storeBytes: number };
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
   createsCatalog = false;
 
@@ -104,8 +109,26 @@ export class CommandContext {
   }
 
   /** The catalog, if the command opened it (nothing is opened just to ask). */
-  get openedCatalog(): Engine["catalog"] | null {
-    return this.built?.catalog ?? null;
+  get openedCatalog(): Catalog | null {
+    return this.lazyCatalog?.current ?? null;
+  }
+
+  /**
+   * Opens the catalog now: commands call this before they change anything, so that a catalog that cannot be
+   * used (missing, unreachable, of a newer schema) changes nothing.
+   */
+  async openCatalog(): Promise<Catalog> {
+    await this.catalogOpener().get();
+    return this.engine.catalog;
+  }
+
+  private catalogOpener(): LazyCatalog {
+    const { meta } = this.config;
+    this.lazyCatalog ??= new LazyCatalog(
+      catalogKind(meta),
+      () => openCatalog(meta, this.createsCatalog || isFirstUseOfEmbeddedDefault(this.config)),
+    );
+    return this.lazyCatalog;
   }
 
   get engine(): Engine {
@@ -115,11 +138,7 @@ export class CommandContext {
 
   private buildEngine(): Engine {
     const { config } = this;
-    if (config.meta.sqlitePath === null) throw new BackyError(`Unsupported catalog engine ${config.meta.engine}`);
-    const catalog = SqliteCatalog.open(config.meta.sqlitePath, {
-      engine: config.meta.engine,
-      create: this.createsCatalog || isFirstUseOfEmbeddedDefault(config),
-    });
+    const { catalog } = this.catalogOpener();
     const settings = {
       blockSize: config.defaults.blockSize,
       hashFunction: config.defaults.hashFunction,
@@ -166,7 +185,7 @@ export class CommandContext {
     for (const hasher of this.hashers.values()) hasher.close();
     if (this.built) {
       await this.built.store.close();
-      this.built.catalog.close();
+      await this.built.catalog.close();
     } else {
       await this.backend.close();
     }

@@ -14,7 +14,7 @@ import { Logger, writeAll } from "../log/logger.ts";
 import { BackyError, Exit } from "../util/errors.ts";
 import { notImplemented } from "./not_implemented.ts";
 import { CommandTimer, configFailure, oneLine, type Outcome, printResult } from "./outcome.ts";
-import { writeMetrics } from "../metrics/write.ts";
+import { readCatalogFacts, writeMetrics } from "../metrics/write.ts";
 import {
   listenForStopSignals,
   signalExitCode,
@@ -61,6 +61,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Commands that change nothing: a signal ends them at once. */
 const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export"]);
+/** Commands that create their catalog (or fill a new one) and open it themselves. */
+const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog"]);
 /** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
 const SERVERS = new Set(["fuse", "nbd"]);
 
@@ -103,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
   const stopListening = listenForStopSignals(ctx.interruption, stopHandlers(parsed.command, log, finish));
   try {
     const { code, error } = await runCommand(parsed.command, ctx);
+    await readCatalogFacts(ctx);
     return finish(code, error);
   } finally {
     await ctx.close().catch(() => {});
@@ -140,6 +143,8 @@ async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outco
       throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
     }
     const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
+    // Opened before the command runs, so that a catalog that cannot be used changes nothing.
+    if (!OPENS_OWN_CATALOG.has(name)) await ctx.openCatalog();
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
     const code = await command(ctx);
     const signal = ctx.interruption.signal;

@@ -8,10 +8,14 @@ import { BackyError, versionLocked } from "../util/errors.ts";
 import { now, parseCatalogTime } from "../util/clock.ts";
 import { ageInDays } from "../engine/retention.ts";
 
-export function removeVersion(ctx: CommandContext, uid: string, options: { ignoreAge: boolean }): void {
+export async function removeVersion(
+  ctx: CommandContext,
+  uid: string,
+  options: { ignoreAge: boolean },
+): Promise<void> {
   const { catalog, locks, log } = ctx.engine;
   if (!locks.lock(uid, "exclusive")) throw versionLocked(uid);
-  const version = catalog.getVersion(uid);
+  const version = await catalog.getVersion(uid);
   if (version.protected) throw new BackyError(`Version ${uid} is protected. Will not delete.`);
   if (!options.ignoreAge) {
     const ageDays = ageInDays(parseCatalogTime(version.date), now());
@@ -19,6 +23,6 @@ export function removeVersion(ctx: CommandContext, uid: string, options: { ignor
       throw new BackyError(`Version ${uid} is too young. Will not delete.`, { quoted: true });
     }
   }
-  const blocks = catalog.removeVersion(uid);
+  const blocks = await catalog.removeVersion(uid);
   log.info(`Removed backup version ${uid} with ${blocks} blocks.`);
 }

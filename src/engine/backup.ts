@@ -10,12 +10,24 @@
  * flight are written, made durable and recorded with the draft before the run reports the `backup -c`
  * command that continues it.
  */
-import type { BackupStats, BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
+import type {
+  BackupStats,
+  BlobRef,
+  BlobRole,
+  BlockMap,
+  BlockMapRole,
+  NewBlobRef,
+  StatsRole,
+  Transactional,
+  Version,
+  VersionRole,
+} from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
 import { BackyError, Exit, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import { now } from "../util/clock.ts";
-import type { Engine } from "./engine.ts";
+import type { EngineWith } from "./engine.ts";
+import { DedupWindow } from "./dedup_window.ts";
 import { type Hint, HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "./hints.ts";
 import { autoTags } from "./auto_tags.ts";
 import { BufferPool } from "./buffers.ts";
@@ -75,10 +87,19 @@ type Counters =
   >
   & { bytesStored: number };
 
-export async function backup(configured: Engine, request: BackupRequest): Promise<BackupOutcome> {
+/** The catalog roles a backup uses. */
+export type BackupCatalog =
+  & VersionRole
+  & BlockMapRole
+  & BlobRole
+  & StatsRole
+  & Transactional<BlobRole & BlockMapRole>;
+type BackupEngine = EngineWith<BackupCatalog>;
+
+export async function backup(configured: BackupEngine, request: BackupRequest): Promise<BackupOutcome> {
   let fileHints = request.hintsPath !== undefined ? await readHints(request.hintsPath) : null;
-  const engine = layoutEngine(configured, request);
-  if (request.fromVersion !== undefined && !sameLayoutAsBase(engine, request.fromVersion)) {
+  const engine = await layoutEngine(configured, request);
+  if (request.fromVersion !== undefined && !await sameLayoutAsBase(engine, request.fromVersion)) {
     request = { ...request, fromVersion: undefined };
     fileHints = null;
   }
@@ -92,9 +113,9 @@ export async function backup(configured: Engine, request: BackupRequest): Promis
 }
 
 /** A continued version keeps the block size and hash function it was started with. */
-function layoutEngine(engine: Engine, request: BackupRequest): Engine {
+async function layoutEngine(engine: BackupEngine, request: BackupRequest): Promise<BackupEngine> {
   if (request.continueVersion === undefined) return engine;
-  return engineFor(engine, engine.catalog.getVersion(request.continueVersion));
+  return engineFor(engine, await engine.catalog.getVersion(request.continueVersion));
 }
 
 /**
@@ -102,8 +123,8 @@ function layoutEngine(engine: Engine, request: BackupRequest): Engine {
  * and hash function. When the configuration has changed since, the backup is a full one (its hints, which
  * describe changes since the base, are dropped too) and says so.
  */
-function sameLayoutAsBase(engine: Engine, baseUid: string): boolean {
-  const base = engine.catalog.getVersion(baseUid);
+async function sameLayoutAsBase(engine: BackupEngine, baseUid: string): Promise<boolean> {
+  const base = await engine.catalog.getVersion(baseUid);
   const layout = layoutOf(base, engine.settings);
   if (isConfiguredLayout(layout, engine.settings)) return true;
   const { blockSize, hashFunction } = engine.settings;
@@ -120,9 +141,9 @@ function sameLayoutAsBase(engine: Engine, baseUid: string): boolean {
  * image — instead of reading everything. `-r` always wins. The usual sample of unhinted blocks is still
  * compared with BASE, so a base taken from another image is caught (exit 5).
  */
-async function inToolHints(engine: Engine, request: BackupRequest, source: Source): Promise<Hint[] | null> {
+async function inToolHints(engine: BackupEngine, request: BackupRequest, source: Source): Promise<Hint[] | null> {
   if (request.fromVersion === undefined || !source.changesSince) return null;
-  const base = engine.catalog.getVersion(request.fromVersion);
+  const base = await engine.catalog.getVersion(request.fromVersion);
   if (!base.valid || base.snapshotName === "") return null;
   const hints = await source.changesSince(base.snapshotName);
   if (hints === null) {
@@ -157,7 +178,7 @@ class BackupRun {
   private readonly sparseIds = new Map<number, number>();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: BackupEngine,
     private readonly request: BackupRequest,
     private readonly source: Source,
     private readonly hints: Hint[] | null,
@@ -169,20 +190,20 @@ class BackupRun {
   async run(): Promise<BackupOutcome> {
     const { catalog } = this.engine;
     const marks = this.hints ? markHintedBlocks(this.hints, this.source.size, this.blockSize, this.blocks) : null;
-    const base = this.request.fromVersion !== undefined ? this.baseVersion(this.request.fromVersion) : null;
+    const base = this.request.fromVersion !== undefined ? await this.baseVersion(this.request.fromVersion) : null;
     // A signal while the source was opened: no version is created for a backup that cannot start.
     if (this.engine.interruption.requested) throw this.engine.interruption.stopped("the backup did not start");
-    const { version, map, continuing } = this.startVersion();
+    const { version, map, continuing } = await this.startVersion();
     try {
-      const baseMap = base ? catalog.blockMap(base.uid) : null;
+      const baseMap = base ? await catalog.blockMap(base.uid) : null;
       const checkIds = baseMap && this.hints && this.hints.length > 0 ? sampleUnhinted(marks!, baseMap) : new Set();
       this.request.onVersion?.(version.uid);
-      const tags = this.applyTagsAndExpire(version, continuing);
+      const tags = await this.applyTagsAndExpire(version, continuing);
       const plan = !baseMap && !continuing
-        ? this.planFresh(map, marks)
-        : this.plan(map, marks, baseMap, checkIds as Set<number>);
+        ? await this.planFresh(map, marks)
+        : await this.plan(map, marks, baseMap, checkIds as Set<number>);
       // Saved now so that a killed run's continuation keeps the copied and sparse blocks it planned.
-      if (plan.reads > 0) catalog.saveDraft(version.uid, map);
+      if (plan.reads > 0) await catalog.saveDraft(version.uid, map);
       const data = new DataPhase(
         this.engine,
         this.source,
@@ -193,8 +214,8 @@ class BackupRun {
       );
       const failure = await data.run(plan);
       if (failure?.kind === "interrupted") throw this.interrupted(version);
-      if (failure?.kind === "sanity") return this.sanityFailed(version.uid, failure.id, failure.length);
-      this.insertStats(version);
+      if (failure?.kind === "sanity") return await this.sanityFailed(version.uid, failure.id, failure.length);
+      await this.insertStats(version);
       if (failure?.kind === "write") {
         this.engine.log.error(`Exception during saving to the data backend: ${failure.message}`);
         this.engine.report?.fail(`Exception during saving to the data backend: ${failure.message}`);
@@ -219,18 +240,18 @@ class BackupRun {
   }
 
   /** The base version, locked shared so that nobody removes it while its blocks are being copied. */
-  private baseVersion(uid: string): Version {
+  private async baseVersion(uid: string): Promise<Version> {
     if (!this.engine.locks.lock(uid, "shared")) throw versionLocked(uid);
-    const base = this.engine.catalog.getVersion(uid);
+    const base = await this.engine.catalog.getVersion(uid);
     if (!base.valid || base.inProgress) throw new BackyError("You cannot base on an invalid version.");
     return base;
   }
 
-  private startVersion(): { version: Version; map: BlockMap; continuing: boolean } {
+  private async startVersion(): Promise<{ version: Version; map: BlockMap; continuing: boolean }> {
     const { catalog, locks } = this.engine;
     const uid = this.request.continueVersion;
     if (uid !== undefined) {
-      const version = catalog.getVersion(uid);
+      const version = await catalog.getVersion(uid);
       if (version.sizeBytes !== this.source.size) {
         throw new BackyError(
           "Version to continue backup from has a different size than the source. Cannot continue.",
@@ -244,13 +265,13 @@ class BackupRun {
         );
       }
       if (!locks.lock(uid)) throw versionLocked(uid);
-      const map = catalog.blockMap(uid);
+      const map = await catalog.blockMap(uid);
       // Blocks recorded onto a blob found bad since then are read again.
-      const invalid = catalog.invalidRefIds();
+      const invalid = await catalog.invalidRefIds();
       for (let id = 0; id < map.length; id++) if (invalid.has(map[id])) map[id] = 0;
       return { version, map, continuing: true };
     }
-    const version = catalog.createVersion({
+    const version = await catalog.createVersion({
       name: this.request.name,
       snapshotName: this.request.snapshotName,
       size: this.blocks,
@@ -262,16 +283,16 @@ class BackupRun {
     return { version, map: new Uint32Array(this.blocks), continuing: false };
   }
 
-  private applyTagsAndExpire(version: Version, continuing: boolean): string[] {
+  private async applyTagsAndExpire(version: Version, continuing: boolean): Promise<string[]> {
     const { catalog } = this.engine;
     let tags = this.request.tags ?? [];
     if (this.request.tags === undefined && !continuing) {
-      const others = catalog.listVersions({ name: version.name }).filter((v) => v.uid !== version.uid);
+      const others = (await catalog.listVersions({ name: version.name })).filter((v) => v.uid !== version.uid);
       tags = autoTags(others, now());
     }
     const added = tags.filter((tag, i) => tags.indexOf(tag) === i && !version.tags.includes(tag));
-    if (added.length) catalog.addTags(version.uid, added);
-    if (this.request.expire !== undefined) catalog.setExpire(version.uid, this.request.expire);
+    if (added.length) await catalog.addTags(version.uid, added);
+    if (this.request.expire !== undefined) await catalog.setExpire(version.uid, this.request.expire);
     return added;
   }
 
@@ -280,10 +301,16 @@ class BackupRun {
    * resized), record it sparse, or copy the base's reference. Fills the map for blocks that need no read, leaves 0
    * for the reads.
    */
-  private plan(map: BlockMap, marks: Uint8Array | null, baseMap: BlockMap | null, checkIds: Set<number>): Plan {
+  private async plan(
+    map: BlockMap,
+    marks: Uint8Array | null,
+    baseMap: BlockMap | null,
+    checkIds: Set<number>,
+  ): Promise<Plan> {
     const { catalog } = this.engine;
-    const irregular = baseMap ? catalog.irregularRefs(this.blockSize) : new Map<number, BlobRef>();
-    const checks = new Map<number, BlobRef>();
+    const irregular = baseMap ? await catalog.irregularRefs(this.blockSize) : new Map<number, BlobRef>();
+    /** Block id → the base reference it must match, looked up after the loop. */
+    const checked = new Map<number, number>();
     let reads = 0;
     for (let id = 0; id < this.blocks; id++) {
       if (map[id] !== 0) continue;
@@ -296,12 +323,12 @@ class BackupRun {
       const baseSparse = baseRef?.uid === null;
       if (marks === null || marks[id] === HINT_READ) reads++;
       else if (baseId && checkIds.has(id) && !baseSparse) {
-        checks.set(id, catalog.refs([baseId]).get(baseId)!);
+        checked.set(id, baseId);
         reads++;
       } else if (baseId && baseRef && !baseRef.valid) reads++;
-      else if (marks[id] === HINT_SPARSE) this.recordSparse(map, id, size);
+      else if (marks[id] === HINT_SPARSE) await this.recordSparse(map, id, size);
       else if (resized) reads++;
-      else if (!baseId) this.recordSparse(map, id, size);
+      else if (!baseId) await this.recordSparse(map, id, size);
       else {
         map[id] = baseId;
         if (baseSparse) this.countSparse(size);
@@ -311,6 +338,8 @@ class BackupRun {
         }
       }
     }
+    const refs = await catalog.refs(new Set(checked.values()));
+    const checks = new Map([...checked].map(([id, baseId]) => [id, refs.get(baseId)!]));
     return { reads, checks };
   }
 
@@ -319,13 +348,13 @@ class BackupRun {
    * hints) and sparse otherwise. The map is filled by native scans and fills, so a 1 TiB image with a few
    * hints runs no per-block JavaScript (which the JIT would spend megabytes compiling).
    */
-  private planFresh(map: BlockMap, marks: Uint8Array | null): Plan {
+  private async planFresh(map: BlockMap, marks: Uint8Array | null): Promise<Plan> {
     const plan: Plan = { reads: 0, checks: new Map() };
     if (marks === null) return { ...plan, reads: this.blocks };
     for (let start = 0; start < this.blocks;) {
       const read = marks.indexOf(HINT_READ, start);
       const end = read < 0 ? this.blocks : read;
-      this.fillSparse(map, start, end);
+      await this.fillSparse(map, start, end);
       if (read < 0) break;
       plan.reads++;
       start = read + 1;
@@ -334,26 +363,30 @@ class BackupRun {
   }
 
   /** Records blocks [start, end) of a new version as sparse; only the image's last block may be short. */
-  private fillSparse(map: BlockMap, start: number, end: number): void {
+  private async fillSparse(map: BlockMap, start: number, end: number): Promise<void> {
     if (start >= end) return;
     const lastSize = this.source.size - (this.blocks - 1) * this.blockSize;
     const fullEnd = end === this.blocks && lastSize < this.blockSize ? end - 1 : end;
     if (fullEnd > start) {
-      map.fill(this.sparseRef(this.blockSize), start, fullEnd);
+      map.fill(await this.sparseRef(this.blockSize), start, fullEnd);
       this.counters.blocksSparse += fullEnd - start;
       this.counters.bytesSparse += (fullEnd - start) * this.blockSize;
     }
-    if (fullEnd < end) this.recordSparse(map, fullEnd, lastSize);
+    if (fullEnd < end) await this.recordSparse(map, fullEnd, lastSize);
   }
 
-  private sparseRef(size: number): number {
+  /** The sparse reference of `size` bytes, looked up (or made) once per run. */
+  private async sparseRef(size: number): Promise<number> {
     let refId = this.sparseIds.get(size);
-    if (refId === undefined) this.sparseIds.set(size, refId = this.engine.catalog.sparseRef(size));
+    if (refId === undefined) this.sparseIds.set(size, refId = await this.engine.catalog.sparseRef(size));
     return refId;
   }
 
-  private recordSparse(map: BlockMap, id: number, size: number): void {
-    map[id] = this.sparseRef(size);
+  /** Records a sparse block; a catalog round trip only for the first block of its size. */
+  private recordSparse(map: BlockMap, id: number, size: number): Promise<void> | void {
+    const known = this.sparseIds.get(size);
+    if (known === undefined) return this.sparseRef(size).then(() => this.recordSparse(map, id, size));
+    map[id] = known;
     this.countSparse(size);
   }
 
@@ -362,18 +395,18 @@ class BackupRun {
     this.counters.bytesSparse += size;
   }
 
-  private sanityFailed(uid: string, id: number, length: number): BackupOutcome {
+  private async sanityFailed(uid: string, id: number, length: number): Promise<BackupOutcome> {
     const { log, catalog } = this.engine;
     log.error("Source and backup don't match in regions outside of the hints.");
     log.error("Looks like the hints don't match or the source is different.");
     this.engine.report?.fail("Source and backup don't match in regions outside of the hints.");
     log.error(`Found wrong source data at block ${id}: offset ${id * this.blockSize} with max. length ${length}`);
-    catalog.removeVersion(uid);
+    await catalog.removeVersion(uid);
     return { uid, exitCode: Exit.sanityCheck };
   }
 
-  private insertStats(version: Version): void {
-    this.engine.catalog.insertStats({
+  private async insertStats(version: Version): Promise<void> {
+    await this.engine.catalog.insertStats({
       versionUid: version.uid,
       versionName: version.name,
       versionSizeBytes: this.source.size,
@@ -445,23 +478,25 @@ class DataPhase {
   /** When the draft was last saved; none yet, so that the first durable batch saves it. */
   private lastDraft = -Infinity;
   private readonly progress: Progress;
-  /** The codecs of existing blobs this run may deduplicate onto. */
-  private readonly dedupCodecs: number[];
+  /** Catalog lookups of existing blobs this run may deduplicate onto. */
+  private readonly dedup: DedupWindow;
+  /** Lookups on their way, by content: a block with the same content waits for the same answer. */
+  private readonly lookups = new Map<string, Promise<BlobRef | null>>();
   private done = 0;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: BackupEngine,
     private readonly source: Source,
     private readonly uid: string,
     private readonly map: BlockMap,
     private readonly counters: Counters,
-    private readonly sparseRef: (size: number) => number,
+    private readonly sparseRef: (size: number) => Promise<number>,
   ) {
     const { blockSize, readAhead } = engine.settings;
     const hashing = engine.hasher().parallelism * 2 + 2;
     this.pool = new BufferPool(blockSize, Math.max(readAhead, hashing, (source.parallelReads ?? 1) + hashing));
     this.progress = new Progress(engine, `Backing up (2/2: Data) ${source.url}`);
-    this.dedupCodecs = dedupCodecs(engine.settings.codec, engine.settings.haveKey);
+    this.dedup = new DedupWindow(engine.catalog, dedupCodecs(engine.settings.codec, engine.settings.haveKey), uid);
   }
 
   async run(plan: Plan): Promise<DataFailure | null> {
@@ -558,50 +593,73 @@ class DataPhase {
         this.failure ??= { kind: "sanity", id, length };
         return;
       }
-      if (zero) return this.recordSparse(id, length);
-      if (this.reuse(id, checksum!, length)) return;
+      if (zero) return await this.recordSparse(id, length);
+      const blob = await this.reuseOrAdd(id, checksum!, length);
+      if (blob === null) return;
       handedOn = true;
-      await this.store(id, checksum!, hashed.buffer, length);
+      await this.store(blob, hashed.buffer, length);
     } finally {
       if (!handedOn) this.pool.give(hashed.buffer);
     }
   }
 
-  private recordSparse(id: number, size: number): void {
-    this.map[id] = this.sparseRef(size);
+  private async recordSparse(id: number, size: number): Promise<void> {
+    this.map[id] = await this.sparseRef(size);
   }
 
-  /** Points the block at an existing blob with the same content, from the catalog or from this run. */
-  private reuse(id: number, checksum: string, size: number): boolean {
-    if (!this.engine.settings.deduplication) return false;
-    const pending = this.inRun.get(checksum);
-    if (pending && pending.ref.size === size) {
-      if (pending.id) this.map[id] = pending.id;
-      else pending.blocks.push(id);
-      return true;
+  /**
+   * Points the block at an existing blob with the same content (from the catalog or from this run) and gives
+   * null, or gives the new blob to write for it. The new blob is registered at once, so that blocks with the
+   * same content that waited for the same lookup use it instead of writing their own.
+   */
+  private async reuseOrAdd(id: number, checksum: string, size: number): Promise<PendingBlob | null> {
+    if (!this.engine.settings.deduplication) return this.newBlob(id, checksum, size);
+    if (this.reuseFromRun(id, checksum, size)) return null;
+    const key = `${checksum} ${size}`;
+    let lookup = this.lookups.get(key);
+    if (!lookup) {
+      lookup = this.dedup.find({ checksum, size });
+      this.lookups.set(key, lookup);
+      const forget = () => this.lookups.delete(key);
+      lookup.then(forget, forget);
     }
-    const existing = this.engine.catalog.findDedup(checksum, size, this.dedupCodecs, this.uid);
-    if (!existing) return false;
-    this.map[id] = existing.id;
-    return true;
+    const existing = await lookup;
+    if (existing) {
+      this.map[id] = existing.id;
+      return null;
+    }
+    return this.reuseFromRun(id, checksum, size) ? null : this.newBlob(id, checksum, size);
   }
 
-  private async store(id: number, checksum: string, buffer: ArrayBuffer, length: number): Promise<void> {
-    const uid = newBlobUid();
+  private newBlob(id: number, checksum: string, size: number): PendingBlob {
     const pending: PendingBlob = {
-      ref: { uid, checksum, size: length, encVersion: 0, encEnvkey: null, encNonce: null },
+      ref: { uid: newBlobUid(), checksum, size, encVersion: 0, encEnvkey: null, encNonce: null },
       blocks: [id],
       id: 0,
       durable: false,
     };
     if (this.engine.settings.deduplication) this.inRun.set(checksum, pending);
+    return pending;
+  }
+
+  /** Points the block at a blob this run writes (or wrote) with the same content. */
+  private reuseFromRun(id: number, checksum: string, size: number): boolean {
+    const pending = this.inRun.get(checksum);
+    if (!pending || pending.ref.size !== size) return false;
+    if (pending.id) this.map[id] = pending.id;
+    else pending.blocks.push(id);
+    return true;
+  }
+
+  private async store(pending: PendingBlob, buffer: ArrayBuffer, length: number): Promise<void> {
+    const { uid, checksum } = pending.ref;
     try {
       const data = new Uint8Array(buffer, 0, length);
-      const written = await this.engine.store.write(uid, data);
+      const written = await this.engine.store.write(uid!, data);
       Object.assign(pending.ref, written);
       this.counters.bytesStored += written.storedSize;
     } catch (error) {
-      this.inRun.delete(checksum);
+      if (this.inRun.get(checksum!) === pending) this.inRun.delete(checksum!);
       throw error;
     } finally {
       this.pool.give(buffer);
@@ -629,14 +687,14 @@ class DataPhase {
     const { catalog, store } = this.engine;
     this.checkpoints = this.checkpoints.then(async () => {
       await store.flush();
-      catalog.atomically(() => {
-        const ids = catalog.addRefs(batch.map((pending) => pending.ref), this.uid);
+      await catalog.withTransaction(async (tx) => {
+        const ids = await tx.addRefs(batch.map((pending) => pending.ref), this.uid);
         batch.forEach((pending, i) => {
           pending.id = ids[i];
           for (const block of pending.blocks) this.map[block] = pending.id;
         });
         if (forceDraft || performance.now() - this.lastDraft >= DRAFT_MS) {
-          catalog.saveDraft(this.uid, this.map);
+          await tx.saveDraft(this.uid, this.map);
           this.lastDraft = performance.now();
         }
       });

@@ -8,9 +8,13 @@
  *
  * Sequential readers (a kernel reading a file page by page, `nbdcopy`) get the next blocks read ahead.
  */
-import type { BlobRef, Version } from "../catalog/catalog.ts";
 import { BlobUnreadableError } from "../store/block_store.ts";
-import type { Engine } from "./engine.ts";
+import type { BlobRef, BlobRole, BlockMapRole, Version } from "../catalog/catalog.ts";
+import type { EngineWith } from "./engine.ts";
+
+/** The catalog roles a block reader uses. */
+export type ReaderCatalog = BlockMapRole & BlobRole;
+type ReaderEngine = EngineWith<ReaderCatalog>;
 import { checksumOf } from "./hasher.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { engineFor } from "./version_layout.ts";
@@ -98,7 +102,7 @@ export class VersionImage implements Image {
   private readonly readAhead: number;
 
   private constructor(
-    private readonly engine: Engine,
+    private readonly engine: ReaderEngine,
     readonly version: Version,
     private readonly map: Uint32Array,
     private readonly refs: Map<number, BlobRef>,
@@ -111,10 +115,10 @@ export class VersionImage implements Image {
   }
 
   /** Opens `version` with its own block size and hash function; throws when its layout does not fit. */
-  static open(configured: Engine, version: Version, cache: BlockCache): VersionImage {
+  static async open(configured: ReaderEngine, version: Version, cache: BlockCache): Promise<VersionImage> {
     const engine = engineFor(configured, version);
-    const map = configured.catalog.blockMap(version.uid);
-    const refs = configured.catalog.refs(new Set(map.filter((id) => id !== 0)));
+    const map = await configured.catalog.blockMap(version.uid);
+    const refs = await configured.catalog.refs(new Set(map.filter((id) => id !== 0)));
     return new VersionImage(engine, version, map, refs, cache);
   }
 
@@ -182,7 +186,9 @@ export class VersionImage implements Image {
     if (reason !== undefined) return Promise.reject(new UnreadableBlockError(id, reason));
     const ref = this.refs.get(this.map[id]);
     if (!ref) {
-      return Promise.reject(this.fail(id, null, `Block ${id} of version ${this.uid} was never backed up`));
+      return this.fail(id, null, `Block ${id} of version ${this.uid} was never backed up`).then((error) => {
+        throw error;
+      });
     }
     if (ref.uid === null) return Promise.resolve(zeros(this.blockLength(id)));
     return this.cache.get(ref.id, () => this.load(id, ref));
@@ -211,7 +217,7 @@ export class VersionImage implements Image {
         engine.log.error(message);
         throw new UnreadableBlockError(id, message);
       }
-      throw this.fail(id, ref, `Cannot read block ${id} of version ${this.uid}: ${error.message}`);
+      throw await this.fail(id, ref, `Cannot read block ${id} of version ${this.uid}: ${error.message}`);
     }
     const length = Math.min(data.length, buffer.byteLength);
     if (data.buffer !== buffer || data.byteOffset !== 0) new Uint8Array(buffer).set(data.subarray(0, length));
@@ -219,7 +225,7 @@ export class VersionImage implements Image {
     buffer = hashed.buffer;
     const actual = await checksumOf(hashed, length, engine.settings.hashFunction);
     if (data.length !== ref.size || actual !== ref.checksum) {
-      throw this.fail(
+      throw await this.fail(
         id,
         ref,
         `Checksum mismatch reading block ${id} of version ${this.uid} (UID ${uid}) (is: ${actual} should-be: ` +
@@ -230,11 +236,11 @@ export class VersionImage implements Image {
   }
 
   /** Logs a bad block once, remembers it, and invalidates its blob (when it has one). */
-  private fail(id: number, ref: BlobRef | null, message: string): UnreadableBlockError {
+  private async fail(id: number, ref: BlobRef | null, message: string): Promise<UnreadableBlockError> {
     if (!this.failed.has(id)) {
       this.failed.set(id, message);
       this.engine.log.error(message);
-      if (ref?.uid) invalidateBlob(this.engine, ref.uid, ref.checksum);
+      if (ref?.uid) await invalidateBlob(this.engine, ref.uid, ref.checksum);
     }
     return new UnreadableBlockError(id, message);
   }

@@ -85,11 +85,11 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
     hashFunction: "sha512",
   };
   const catalog = {
-    blockMap: () => map,
-    refs: (ids: Iterable<number>) => new Map([...ids].map((id) => [id, refs.get(id)!])),
+    blockMap: () => Promise.resolve(map),
+    refs: (ids: Iterable<number>) => Promise.resolve(new Map([...ids].map((id) => [id, refs.get(id)!]))),
     invalidate: (uid: string) => {
       invalidated.push(uid);
-      return [version.uid];
+      return Promise.resolve([version.uid]);
     },
   } as unknown as Catalog;
   const store = {
@@ -127,7 +127,7 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
 
 Deno.test("a version image reads any range, across blocks and sparse blocks, byte for byte", async () => {
   const fx = fixture(["data", "sparse", "data", "data"], 300);
-  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(8));
+  const image = await VersionImage.open(fx.engine, fx.version, new BlockCache(8));
   for (const [offset, length] of [[0, 10], [1000, 100], [0, fx.image.length], [BLOCK * 3 + 7, 293], [2047, 2]]) {
     assert.deepEqual(
       await image.read(offset, length),
@@ -145,7 +145,7 @@ Deno.test("a version image reads any range, across blocks and sparse blocks, byt
 
 Deno.test("concurrent reads of one block read its blob once; the cache holds at most its capacity", async () => {
   const fx = fixture(["data", "data", "data", "data", "data", "data"]);
-  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(2));
+  const image = await VersionImage.open(fx.engine, fx.version, new BlockCache(2));
   await Promise.all(Array.from({ length: 8 }, (_, i) => image.read(i * 100, 100)));
   assert.deepEqual(fx.reads.filter((uid) => uid === "blob0"), ["blob0"]);
   // Read every block twice in order, far apart: a cache of two blocks must read them again.
@@ -158,7 +158,7 @@ Deno.test("concurrent reads of one block read its blob once; the cache holds at 
 Deno.test("a damaged blob fails only its own range, is logged once and invalidated; others still read", async () => {
   const fx = fixture(["data", "data", "data"]);
   fx.blobs.get("blob1")![5] ^= 0xff;
-  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(8));
+  const image = await VersionImage.open(fx.engine, fx.version, new BlockCache(8));
   await assert.rejects(image.read(BLOCK + 10, 10), UnreadableBlockError);
   await assert.rejects(image.read(0, 3 * BLOCK), UnreadableBlockError);
   assert.deepEqual(await image.read(0, BLOCK), fx.image.subarray(0, BLOCK));
@@ -170,18 +170,21 @@ Deno.test("a damaged blob fails only its own range, is logged once and invalidat
 Deno.test("a missing blob and a block never backed up fail with a log line", async () => {
   const fx = fixture(["data", "data"]);
   fx.blobs.delete("blob0");
-  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(8));
+  const image = await VersionImage.open(fx.engine, fx.version, new BlockCache(8));
   await assert.rejects(image.read(0, 1), /Cannot read block 0 of version v1: Blob blob0 not found/);
   assert.deepEqual(fx.invalidated, ["blob0"]);
   const incomplete = fixture(["data", "data"]);
-  (incomplete.engine.catalog.blockMap("v1") as Uint32Array)[1] = 0;
-  const partial = VersionImage.open(incomplete.engine, incomplete.version, new BlockCache(8));
+  (await incomplete.engine.catalog.blockMap("v1"))[1] = 0;
+  const partial = await VersionImage.open(incomplete.engine, incomplete.version, new BlockCache(8));
   await assert.rejects(partial.read(BLOCK, 1), /Block 1 of version v1 was never backed up/);
 });
 
 Deno.test("copy-on-write: writes read back, the rest reads as the backup, the store is never written", async () => {
   const fx = fixture(["data", "sparse", "data"], 500);
-  const cow = CowImage.create(VersionImage.open(fx.engine, fx.version, new BlockCache(8)), Deno.makeTempDirSync());
+  const cow = CowImage.create(
+    await VersionImage.open(fx.engine, fx.version, new BlockCache(8)),
+    Deno.makeTempDirSync(),
+  );
   try {
     const expected = fx.image.slice();
     const patch = (offset: number, data: Uint8Array) => expected.set(data, offset);
@@ -211,7 +214,7 @@ Deno.test("a store failure that is not the blob's fails the read without invalid
     read: (uid: string, encoding: Encoding) =>
       down ? Promise.reject(new Error("connection refused")) : store.read(uid, encoding),
   } as BlockStore;
-  const image = VersionImage.open(fx.engine, fx.version, new BlockCache(8));
+  const image = await VersionImage.open(fx.engine, fx.version, new BlockCache(8));
   await assert.rejects(image.read(0, 10), /Cannot read block 0 of version v1 \(blob blob0\): connection refused/);
   assert.deepEqual(fx.invalidated, []);
   down = false;

@@ -16,21 +16,22 @@
  * cut-off is taken before the catalog is read, so an older blob was written at least that long before the
  * catalog's answer.
  */
-import type { Engine } from "./engine.ts";
+import type { CleanupRole, VersionRole } from "../catalog/catalog.ts";
+import type { EngineWith } from "./engine.ts";
 import { BackyError } from "../util/errors.ts";
 import { now } from "../util/clock.ts";
 
 const GRACE_SECONDS = 3600;
 const CHUNK = 1000;
 
-export async function fastCleanup(engine: Engine, dangerousForce: boolean): Promise<number> {
+export async function fastCleanup(engine: EngineWith<CleanupRole>, dangerousForce: boolean): Promise<number> {
   const { catalog, log, locks, store } = engine;
   if (!locks.lock("backy-cleanup-fast")) {
     throw new BackyError("Another backy cleanup is running.", { quoted: true });
   }
   const grace = dangerousForce ? 0 : GRACE_SECONDS;
   log.info("Deleting false positives...");
-  const candidates = catalog.takeDeleteCandidates(Math.floor(now().getTime() / 1000) - grace + (grace ? 0 : 1));
+  const candidates = await catalog.takeDeleteCandidates(Math.floor(now().getTime() / 1000) - grace + (grace ? 0 : 1));
   log.info("Deleting false positives: done. Now deleting blocks.");
   log.info(`${candidates.length} delete candidate blocks found.`);
   let total = 0;
@@ -41,7 +42,7 @@ export async function fastCleanup(engine: Engine, dangerousForce: boolean): Prom
     const missing = await store.removeMany(chunk);
     if (missing.length) log.debug(`Cleanup-fast: Unable to delete these UIDs from data backend: ${missing.join(", ")}`);
     const dbStarted = performance.now();
-    catalog.forgetDeleted(chunk);
+    await catalog.forgetDeleted(chunk);
     total += chunk.length;
     const seconds = (performance.now() - started) / 1000;
     const rate = chunk.length / Math.max(seconds, 1e-9);
@@ -61,7 +62,11 @@ export async function fastCleanup(engine: Engine, dangerousForce: boolean): Prom
  * half of the blobs it looks at: that is what a wrong or new, empty catalog in place of the real one would do.
  * The catalog forgets the blobs before their files go, so a crash in between leaves only orphan files.
  */
-export async function fullCleanup(engine: Engine, prefix: string | undefined, force: boolean): Promise<number> {
+export async function fullCleanup(
+  engine: EngineWith<CleanupRole & Pick<VersionRole, "listVersions">>,
+  prefix: string | undefined,
+  force: boolean,
+): Promise<number> {
   const { catalog, log, locks, store } = engine;
   if (!locks.lock("backy", "exclusive")) {
     throw new BackyError("Other backy instances are running.", { quoted: true });
@@ -69,7 +74,7 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined, fo
   try {
     const grace = engine.settings.cleanupGraceSeconds;
     const cutoff = now().getTime() - grace * 1000;
-    const used = catalog.usedBlobUids(prefix);
+    const used = await catalog.usedBlobUids(prefix);
     let total = 0;
     let young = 0;
     const unused: string[] = [];
@@ -79,8 +84,8 @@ export async function fullCleanup(engine: Engine, prefix: string | undefined, fo
       if (modified.getTime() > cutoff) young++;
       else unused.push(uid);
     }
-    if (!force) refuseMassDeletion(unused.length, total, catalog.listVersions().length === 0);
-    const stillUsed = catalog.dropUnusedBlobs(prefix);
+    if (!force) refuseMassDeletion(unused.length, total, (await catalog.listVersions()).length === 0);
+    const stillUsed = await catalog.dropUnusedBlobs(prefix);
     const doomed = unused.filter((uid) => !stillUsed.has(uid));
     for (let start = 0; start < doomed.length; start += CHUNK) {
       const chunk = doomed.slice(start, start + CHUNK);

@@ -4,7 +4,7 @@
  * failure must reach the result (exit 6 or 20 with the blob invalidated, or a rejection): never a success.
  */
 import assert from "node:assert/strict";
-import { SqliteCatalog } from "../catalog/sqlite.ts";
+import { openSqliteCatalog } from "../catalog/sqlite/catalog.ts";
 import type { Source, Target } from "../io/io.ts";
 import { Locks } from "../lock/locks.ts";
 import { Logger } from "../log/logger.ts";
@@ -109,7 +109,7 @@ interface Rig {
 
 async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Promise<void> {
   const dir = Deno.makeTempDirSync({ prefix: "backy2-damaged-data-test-" });
-  const catalog = SqliteCatalog.open(`${dir}/catalog.sqlite`, { engine: "test", create: true });
+  const catalog = openSqliteCatalog(`${dir}/catalog.sqlite`, { engine: "test", create: true });
   const store = new FailingStore(new FileStore(`${dir}/data`));
   const hasher = createHasher("sha512");
   const locks = new Locks(dir);
@@ -149,23 +149,23 @@ async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Prom
   } finally {
     locks.unlockAll();
     hasher.close();
-    catalog.close();
+    await catalog.close();
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
 /** The blob uid of a block of the rig's version. */
-function blobOf({ engine, uid }: Rig, id: number): string {
-  const refId = engine.catalog.blockMap(uid)[id];
-  return engine.catalog.refs([refId]).get(refId)!.uid!;
+async function blobOf({ engine, uid }: Rig, id: number): Promise<string> {
+  const refId = (await engine.catalog.blockMap(uid))[id];
+  return (await engine.catalog.refs([refId])).get(refId)!.uid!;
 }
 
 const RESTORE = { targetUrl: "memory://target", sparse: false, force: false, continueFrom: 0 };
 
 Deno.test("restore: blobs that give EACCES or EIO are invalidated, the rest is written, and it ends with exit 6", async () => {
   await withRig(async (rig) => {
-    rig.store.failing.set(blobOf(rig, 3), new Deno.errors.PermissionDenied("Permission denied (os error 13)"));
-    rig.store.failing.set(blobOf(rig, 4), new Error("Input/output error (os error 5)"));
+    rig.store.failing.set(await blobOf(rig, 3), new Deno.errors.PermissionDenied("Permission denied (os error 13)"));
+    rig.store.failing.set(await blobOf(rig, 4), new Error("Input/output error (os error 5)"));
     assert.equal(await restore(rig.engine, { uid: rig.uid, ...RESTORE }), Exit.dataBackend);
     const [target] = rig.targets;
     for (let id = 0; id < BLOCKS; id++) {
@@ -173,19 +173,22 @@ Deno.test("restore: blobs that give EACCES or EIO are invalidated, the rest is w
       assert.deepEqual(target.data.subarray(id * BS, (id + 1) * BS), want, `block ${id}`);
     }
     assert.equal(target.flushedAfter, BLOCKS - 2, "the target was flushed after every write");
-    assert.equal(rig.engine.catalog.getVersion(rig.uid).valid, false);
-    const invalid = rig.engine.catalog.invalidRefIds();
-    const map = rig.engine.catalog.blockMap(rig.uid);
+    assert.equal((await rig.engine.catalog.getVersion(rig.uid)).valid, false);
+    const invalid = await rig.engine.catalog.invalidRefIds();
+    const map = await rig.engine.catalog.blockMap(rig.uid);
     assert.deepEqual([...map].map((ref, id) => invalid.has(ref) ? id : -1).filter((id) => id >= 0), [3, 4]);
   });
 });
 
 Deno.test("scrub: a blob that gives EIO is invalidated and the scrub ends with exit 20", async () => {
   await withRig(async (rig) => {
-    rig.store.failing.set(blobOf(rig, 10), new Error("Input/output error (os error 5)"));
+    rig.store.failing.set(await blobOf(rig, 10), new Error("Input/output error (os error 5)"));
     assert.equal(await scrub(rig.engine, { uid: rig.uid, percentile: 100 }), Exit.scrubFailed);
-    assert.equal(rig.engine.catalog.getVersion(rig.uid).valid, false);
-    assert.equal(rig.engine.catalog.invalidRefIds().has(rig.engine.catalog.blockMap(rig.uid)[10]), true);
+    assert.equal((await rig.engine.catalog.getVersion(rig.uid)).valid, false);
+    assert.equal(
+      (await rig.engine.catalog.invalidRefIds()).has((await rig.engine.catalog.blockMap(rig.uid))[10]),
+      true,
+    );
   });
 });
 
@@ -195,7 +198,7 @@ Deno.test("restore: a failed target write fails the restore, naming the block an
       restore(rig.engine, { uid: rig.uid, ...RESTORE }),
       /^BackyError: Cannot write block 5 to memory:\/\/target: No space left on device \(os error 28\)$/,
     );
-    assert.equal(rig.engine.catalog.getVersion(rig.uid).valid, true, "a target failure invalidates nothing");
+    assert.equal((await rig.engine.catalog.getVersion(rig.uid)).valid, true, "a target failure invalidates nothing");
   }, 5);
 });
 
@@ -205,7 +208,7 @@ Deno.test("backup: a source read that fails while other reads are in flight fail
       backup(engine, { sourceUrl: "memory://image", name: "vm", snapshotName: "" }),
       /Input\/output error/,
     );
-    const versions = engine.catalog.listVersions({ name: "vm" });
+    const versions = await engine.catalog.listVersions({ name: "vm" });
     assert.deepEqual(versions.map((v) => v.valid), [true, false], "the failed backup left no valid version");
   });
 });

@@ -27,6 +27,9 @@ export interface EngineSettings {
   cleanupGraceSeconds: number;
 }
 
+/** An engine whose catalog offers only roles `R`: what a pipeline declares that it uses. */
+export type EngineWith<R> = Omit<Engine, "catalog"> & { catalog: R };
+
 export interface Engine {
   settings: EngineSettings;
   catalog: Catalog;

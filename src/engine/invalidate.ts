@@ -2,10 +2,15 @@
  * Invalidation: a bad blob makes every block that shares it invalid, and every version using
  * it; new backups then never deduplicate onto it, and differential backups re-read those blocks.
  */
-import type { Engine } from "./engine.ts";
+import type { BlobRole } from "../catalog/catalog.ts";
+import type { EngineWith } from "./engine.ts";
 
-export function invalidateBlob(engine: Engine, uid: string, checksum: string | null): string[] {
-  const affected = engine.catalog.invalidate(uid, checksum);
+export async function invalidateBlob(
+  engine: Pick<EngineWith<Pick<BlobRole, "invalidate">>, "catalog" | "log">,
+  uid: string,
+  checksum: string | null,
+): Promise<string[]> {
+  const affected = await engine.catalog.invalidate(uid, checksum);
   engine.log.info(`Marked block invalid (UID ${uid}, Checksum ${checksum}. Affected versions: ${affected.join(", ")}`);
   for (const versionUid of affected) engine.log.info(`Marked version invalid (UID ${versionUid})`);
   return affected;

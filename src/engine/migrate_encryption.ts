@@ -16,12 +16,25 @@
  * written.
  */
 import { createHash } from "node:crypto";
-import type { BlobRef, BlockMap, NewBlobRef, Version } from "../catalog/catalog.ts";
+import type {
+  BlobRef,
+  BlobRole,
+  BlockMap,
+  BlockMapRole,
+  NewBlobRef,
+  Transactional,
+  Version,
+  VersionRole,
+} from "../catalog/catalog.ts";
 import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { codecById, PLAIN_CODEC } from "../store/codecs.ts";
 import { BackyError, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
-import type { Engine } from "./engine.ts";
+import type { EngineWith } from "./engine.ts";
+
+/** The catalog roles a migration uses. */
+export type MigrationCatalog = VersionRole & BlockMapRole & BlobRole & Transactional<BlobRole & BlockMapRole>;
+type Engine = EngineWith<MigrationCatalog>;
 import { invalidateBlob } from "./invalidate.ts";
 import { engineFor } from "./version_layout.ts";
 
@@ -85,7 +98,7 @@ async function migrate(engine: Engine, uid: string, target: (engine: Engine) => 
   const { catalog, locks } = engine;
   if (!locks.lock(uid, "shared")) throw versionLocked(uid);
   try {
-    const old = catalog.getVersion(uid);
+    const old = await catalog.getVersion(uid);
     if (old.inProgress) {
       throw new BackyError(`Version ${uid} is incomplete (its backup never finished); it cannot be migrated.`);
     }
@@ -116,9 +129,9 @@ class Migration {
 
   async run(): Promise<string> {
     const { catalog, locks, settings } = this.engine;
-    const oldMap = catalog.blockMap(this.old.uid);
-    const refs = catalog.refs(new Set(oldMap));
-    this.version = catalog.createVersion({
+    const oldMap = await catalog.blockMap(this.old.uid);
+    const refs = await catalog.refs(new Set(oldMap));
+    this.version = await catalog.createVersion({
       name: this.old.name,
       snapshotName: this.old.snapshotName,
       size: this.old.size,
@@ -139,7 +152,7 @@ class Migration {
   private async copyBlocks(oldMap: BlockMap, refs: Map<number, BlobRef>): Promise<void> {
     const { catalog } = this.engine;
     try {
-      if (this.old.expire !== null) catalog.setExpire(this.version.uid, this.old.expire);
+      if (this.old.expire !== null) await catalog.setExpire(this.version.uid, this.old.expire);
       this.map = new Uint32Array(oldMap.length);
       for (let id = 0; id < oldMap.length; id++) {
         await this.migrateBlock(id, refs.get(oldMap[id])!);
@@ -147,7 +160,7 @@ class Migration {
       }
       await this.checkpoint();
     } catch (error) {
-      catalog.removeVersion(this.version.uid);
+      await catalog.removeVersion(this.version.uid);
       throw error;
     }
   }
@@ -155,7 +168,7 @@ class Migration {
   private async finish(): Promise<string> {
     const { catalog, log } = this.engine;
     const { uid } = this.version;
-    catalog.addTags(uid, [...this.old.tags, this.target.tag]);
+    await catalog.addTags(uid, [...this.old.tags, this.target.tag]);
     if (this.missingBlocks > 0) {
       throw new BackyError(
         `Migration of version ${this.old.uid} to ${this.target.label} is incomplete: ` +
@@ -184,14 +197,15 @@ class Migration {
     if (known === MISSING) this.missingBlocks++;
     else if (known?.id) this.map[id] = known.id;
     else if (known) known.blocks.push(id);
-    else if (!this.reuse(id, ref)) await this.rewrite(id, ref);
+    else if (!await this.reuse(id, ref)) await this.rewrite(id, ref);
   }
 
   /** Points the block at an existing valid blob of the target version with the same content, if any. */
-  private reuse(id: number, ref: BlobRef): boolean {
+  private async reuse(id: number, ref: BlobRef): Promise<boolean> {
     const { catalog, settings } = this.engine;
     if (!settings.deduplication || !ref.checksum) return false;
-    const existing = catalog.findDedup(ref.checksum, ref.size, this.target.reuse, this.version.uid);
+    const key = { checksum: ref.checksum, size: ref.size };
+    const [existing] = await catalog.findDedup([key], this.target.reuse, this.version.uid);
     if (!existing) return false;
     this.map[id] = existing.id;
     this.replaced.set(ref.id, { ref: existing, blocks: [], id: existing.id });
@@ -234,7 +248,7 @@ class Migration {
       if (!(error instanceof BlobUnreadableError)) throw error;
       if (error instanceof BlobNotFoundError) log.error(`Key not found: ${ref.uid}. Marking block as invalid.`);
       else log.error(`${error.message} Marking block as invalid.`);
-      invalidateBlob(this.engine, ref.uid!, ref.checksum);
+      await invalidateBlob(this.engine, ref.uid!, ref.checksum);
       return null;
     }
     const checksum = createHash(settings.hashFunction).update(data).digest("hex");
@@ -243,7 +257,7 @@ class Migration {
       `Checksum mismatch during migration for block ${id} (UID ${ref.uid}) (is: ${checksum} should-be: ` +
         `${ref.checksum}). Marking block as invalid.`,
     );
-    invalidateBlob(this.engine, ref.uid!, ref.checksum);
+    await invalidateBlob(this.engine, ref.uid!, ref.checksum);
     return null;
   }
 
@@ -252,13 +266,13 @@ class Migration {
     const { catalog, store } = this.engine;
     const batch = this.written.splice(0);
     if (batch.length > 0) await store.flush();
-    catalog.atomically(() => {
-      const ids = catalog.addRefs(batch.map((replacement) => replacement.ref));
+    await catalog.withTransaction(async (tx) => {
+      const ids = await tx.addRefs(batch.map((replacement) => replacement.ref));
       batch.forEach((replacement, i) => {
         replacement.id = ids[i];
         for (const block of replacement.blocks) this.map[block] = replacement.id;
       });
-      catalog.saveDraft(this.version.uid, this.map);
+      await tx.saveDraft(this.version.uid, this.map);
     });
   }
 }

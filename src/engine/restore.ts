@@ -8,11 +8,15 @@
  * A signal stops the restore between blocks: the blocks in flight are written, the target is flushed, and
  * the report names the `restore -c` command that continues from the first block not restored.
  */
-import type { BlobRef } from "../catalog/catalog.ts";
+import type { BlobRef, BlobRole, BlockMapRole, VersionRole } from "../catalog/catalog.ts";
 import type { Target } from "../io/io.ts";
 import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { BackyError, Exit, versionLocked } from "../util/errors.ts";
-import type { Engine } from "./engine.ts";
+import type { EngineWith } from "./engine.ts";
+
+/** The catalog roles a restore uses. */
+export type RestoreCatalog = VersionRole & BlockMapRole & BlobRole;
+type Engine = EngineWith<RestoreCatalog>;
 import { Progress } from "./progress.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { BufferPool } from "./buffers.ts";
@@ -42,11 +46,11 @@ export interface RestoreRequest {
 export async function restore(configured: Engine, request: RestoreRequest): Promise<number> {
   const { catalog, locks } = configured;
   if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
-  const version = catalog.getVersion(request.uid);
+  const version = await catalog.getVersion(request.uid);
   const engine = engineFor(configured, version);
-  const map = catalog.blockMap(version.uid);
+  const map = await catalog.blockMap(version.uid);
   checkContinueFrom(request.continueFrom, version.uid, map.length);
-  const refs = catalog.refs(new Set(map.filter((id) => id !== 0)));
+  const refs = await catalog.refs(new Set(map.filter((id) => id !== 0)));
   const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);
   engine.report?.add("blocks_missing", missing);
   if (missing > 0) {
@@ -189,7 +193,7 @@ async function restoreData(
         engine.log.error(`Exception during reading from the data backend: ${error.message}`);
         const problem = error instanceof BlobNotFoundError ? "not found" : "unreadable";
         engine.report?.invalid(id, ref.uid, `${problem}: ${error.message}`);
-        invalidateBlob(engine, ref.uid!, ref.checksum);
+        await invalidateBlob(engine, ref.uid!, ref.checksum);
         damaged = true;
         return;
       }
@@ -202,7 +206,7 @@ async function restoreData(
             `${ref.checksum}, block-valid: ${ref.valid ? 1 : 0}). Block restored is invalid. Continuing.`,
         );
         engine.report?.invalid(id, ref.uid, `checksum mismatch (is: ${actual} should-be: ${ref.checksum})`);
-        invalidateBlob(engine, ref.uid!, ref.checksum);
+        await invalidateBlob(engine, ref.uid!, ref.checksum);
         damaged = true;
       }
       await writeBlock(target, id, id * blockSize, new Uint8Array(buffer, 0, length));

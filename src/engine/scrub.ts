@@ -7,11 +7,15 @@
  * found bad before the signal stay invalidated).
  */
 import { Buffer } from "node:buffer";
-import type { BlobRef } from "../catalog/catalog.ts";
+import type { BlobRef, BlobRole, BlockMapRole, VersionRole } from "../catalog/catalog.ts";
 import type { Source } from "../io/io.ts";
 import { BlobNotFoundError, BlobUnreadableError } from "../store/block_store.ts";
 import { Exit, versionLocked } from "../util/errors.ts";
-import type { Engine } from "./engine.ts";
+import type { EngineWith } from "./engine.ts";
+
+/** The catalog roles a scrub uses. */
+export type ScrubCatalog = VersionRole & BlockMapRole & BlobRole;
+type Engine = EngineWith<ScrubCatalog>;
 import { BufferPool } from "./buffers.ts";
 import { forEachInWindow } from "./task_group.ts";
 import { invalidateBlob } from "./invalidate.ts";
@@ -33,16 +37,16 @@ interface BlockCheck {
 export async function scrub(configured: Engine, request: ScrubRequest): Promise<number> {
   const { catalog, locks, log } = configured;
   if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
-  const version = catalog.getVersion(request.uid);
+  const version = await catalog.getVersion(request.uid);
   const engine = engineFor(configured, version);
-  const map = catalog.blockMap(version.uid);
+  const map = await catalog.blockMap(version.uid);
   if (version.inProgress || map.length !== version.size || map.includes(0)) {
     log.error("Version is incomplete.");
-    catalog.setVersionValid(version.uid, false);
+    await catalog.setVersionValid(version.uid, false);
     log.info(`Marked version invalid (UID ${version.uid})`);
     return failed(engine, "Version is incomplete.");
   }
-  const refs = catalog.refs(new Set(map));
+  const refs = await catalog.refs(new Set(map));
   // Against a source every block is compared, even blocks that share a blob with an earlier one.
   const checks = selectChecks(engine, map, refs, request.percentile, request.sourceUrl === undefined);
   const source = request.sourceUrl ? await engine.openSource(request.sourceUrl) : null;
@@ -61,9 +65,9 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
       const complete = request.percentile >= 100;
       const invalidRefs = [...refs.values()].filter((ref) => !ref.valid).map((ref) => ref.id);
       // Only what changes is written: a clean scrub of a valid version needs no write lock at all.
-      if (complete && invalidRefs.length > 0) catalog.revalidate(invalidRefs);
+      if (complete && invalidRefs.length > 0) await catalog.revalidate(invalidRefs);
       if (complete || invalidRefs.length === 0) {
-        if (!version.valid) catalog.setVersionValid(version.uid, true);
+        if (!version.valid) await catalog.setVersionValid(version.uid, true);
         log.info(`Marked version valid: ${version.uid}`);
       }
       return Exit.ok;
@@ -204,11 +208,11 @@ class ScrubRun {
     }
   }
 
-  private blobFailed(id: number, ref: BlobRef, reason: string): void {
+  private async blobFailed(id: number, ref: BlobRef, reason: string): Promise<void> {
     this.blobProblems++;
     this.engine.report?.add("invalid_blobs");
     this.engine.report?.invalid(id, ref.uid, reason);
-    invalidateBlob(this.engine, ref.uid!, ref.checksum);
+    await invalidateBlob(this.engine, ref.uid!, ref.checksum);
   }
 
   private async compareWithSource(id: number, ref: BlobRef, backup: ArrayBuffer): Promise<void> {

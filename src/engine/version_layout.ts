@@ -39,7 +39,7 @@ export function isConfiguredLayout(layout: Layout, settings: EngineSettings): bo
 }
 
 /** The engine as it must work on `version`: with its block size and hash function. */
-export function engineFor(engine: Engine, version: Version): Engine {
+export function engineFor<E extends Pick<Engine, "settings" | "hasher">>(engine: E, version: Version): E {
   const layout = layoutOf(version, engine.settings);
   if (isConfiguredLayout(layout, engine.settings)) return engine;
   return {

@@ -55,18 +55,21 @@ function runFacts(ctx: CommandContext, outcome: Outcome): RunFacts {
   if (outcome.command === "scrub" && name !== undefined) {
     facts.scrub = { versionName: name, invalidBlocks: report.get("invalid_blobs") };
   }
-  facts.catalog = catalogFacts(ctx);
+  facts.catalog = ctx.catalogFacts;
   return facts;
 }
 
-/** The catalog-wide gauges, when the command opened the catalog; otherwise the previous values stay. */
-function catalogFacts(ctx: CommandContext): RunFacts["catalog"] {
+/**
+ * Reads the catalog-wide gauges into `ctx.catalogFacts` when the command opened the catalog; otherwise (or
+ * when it cannot be read) the previous values stay.
+ */
+export async function readCatalogFacts(ctx: CommandContext): Promise<void> {
   const catalog = ctx.openedCatalog;
-  if (!catalog) return undefined;
+  if (!catalog || ctx.config.defaults.metricsDir === "") return;
   try {
-    return { versions: catalog.listVersions(), storeBytes: catalog.storeBytes() };
+    ctx.catalogFacts = { versions: await catalog.listVersions(), storeBytes: await catalog.storeBytes() };
   } catch {
-    return undefined;
+    ctx.catalogFacts = undefined;
   }
 }
 

@@ -22,7 +22,6 @@ import {
   entryParam,
   EPERM,
   EROFS,
-  fileInfoFlags,
   fileInfoHandle,
   fileInfoWithHandle,
   fuseArgs,
@@ -142,33 +141,42 @@ export class FuseMount {
       lookup: (req: Req, parent: Int, name: Deno.PointerValue) => {
         const parentPath = this.tree.path(Number(parent));
         const childName = Deno.UnsafePointerView.getCString(name!);
-        const path = parentPath === undefined ? undefined : FuseTree.join(parentPath, childName);
-        const node = path === undefined ? null : this.tree.node(path);
-        if (!node) return f.fuse_reply_err(req, ENOENT);
-        f.fuse_reply_entry(req, entryParam(this.stat(path!, node), TIMEOUT));
+        if (parentPath === undefined) return f.fuse_reply_err(req, ENOENT);
+        const path = FuseTree.join(parentPath, childName);
+        this.later(req, this.tree.node(path), (node) => {
+          if (!node) return f.fuse_reply_err(req, ENOENT);
+          f.fuse_reply_entry(req, entryParam(this.stat(path, node), TIMEOUT));
+        });
       },
       forget: (req: Req) => f.fuse_reply_none(req),
-      getattr: (req: Req, ino: Int) => {
-        const found = this.nodeOf(ino);
-        if (!found) return f.fuse_reply_err(req, ENOENT);
-        f.fuse_reply_attr(req, statStruct(this.stat(found.path, found.node)), TIMEOUT);
-      },
+      getattr: (req: Req, ino: Int) =>
+        this.later(req, this.nodeOf(ino), (found) => {
+          if (!found) return f.fuse_reply_err(req, ENOENT);
+          f.fuse_reply_attr(req, statStruct(this.stat(found.path, found.node)), TIMEOUT);
+        }),
       setattr: (req: Req, ino: Int, attr: Deno.PointerValue, toSet: number) => {
-        const found = this.nodeOf(ino);
-        if (!found) return f.fuse_reply_err(req, ENOENT);
-        const stat = this.stat(found.path, found.node);
-        // The size is the backup's; times and modes are accepted and forgotten (`touch` works).
-        if (toSet & SET_ATTR_SIZE && Number(new Deno.UnsafePointerView(attr!).getBigInt64(48)) !== stat.size) {
-          return f.fuse_reply_err(req, found.node.kind === "data" ? EPERM : EROFS);
-        }
-        f.fuse_reply_attr(req, statStruct(stat), TIMEOUT);
+        // Read now: the pointer is valid only during the call.
+        const size = toSet & SET_ATTR_SIZE ? Number(new Deno.UnsafePointerView(attr!).getBigInt64(48)) : null;
+        this.later(req, this.nodeOf(ino), (found) => {
+          if (!found) return f.fuse_reply_err(req, ENOENT);
+          const stat = this.stat(found.path, found.node);
+          // The size is the backup's; times and modes are accepted and forgotten (`touch` works).
+          if (size !== null && size !== stat.size) {
+            return f.fuse_reply_err(req, found.node.kind === "data" ? EPERM : EROFS);
+          }
+          f.fuse_reply_attr(req, statStruct(stat), TIMEOUT);
+        });
       },
-      readlink: (req: Req, ino: Int) => {
-        const found = this.nodeOf(ino);
-        if (found?.node.kind !== "link") return f.fuse_reply_err(req, found ? EINVAL : ENOENT);
-        f.fuse_reply_readlink(req, cString(found.node.target));
+      readlink: (req: Req, ino: Int) =>
+        this.later(req, this.nodeOf(ino), (found) => {
+          if (found?.node.kind !== "link") return f.fuse_reply_err(req, found ? EINVAL : ENOENT);
+          f.fuse_reply_readlink(req, cString(found.node.target));
+        }),
+      open: (req: Req, ino: Int, fi: Deno.PointerValue) => {
+        // The file info is valid only during the call: its fields are copied for the later reply.
+        const info = fileInfoWithHandle(fi, 0);
+        this.later(req, this.open(req, ino, info), () => {});
       },
-      open: (req: Req, ino: Int, fi: Deno.PointerValue) => this.open(req, ino, fi),
       read: (req: Req, _ino: Int, size: Int, offset: Int, fi: Deno.PointerValue) =>
         this.read(req, Number(size), Number(offset), fileInfoHandle(fi)),
       write: (req: Req, _ino: Int, buf: Deno.PointerValue, size: Int, offset: Int, fi: Deno.PointerValue) => {
@@ -182,7 +190,10 @@ export class FuseMount {
         f.fuse_reply_err(req, 0);
       },
       fsync: (req: Req) => f.fuse_reply_err(req, 0),
-      opendir: (req: Req, ino: Int, fi: Deno.PointerValue) => this.opendir(req, ino, fi),
+      opendir: (req: Req, ino: Int, fi: Deno.PointerValue) => {
+        const info = fileInfoWithHandle(fi, 0);
+        this.later(req, this.opendir(req, ino, info), () => {});
+      },
       readdir: (req: Req, _ino: Int, size: Int, offset: Int, fi: Deno.PointerValue) =>
         this.readdir(req, Number(size), Number(offset), fileInfoHandle(fi)),
       releasedir: (req: Req, _ino: Int, fi: Deno.PointerValue) => {
@@ -214,9 +225,9 @@ export class FuseMount {
     }
   }
 
-  private nodeOf(ino: Int): { path: string; node: FuseNode } | null {
+  private async nodeOf(ino: Int): Promise<{ path: string; node: FuseNode } | null> {
     const path = this.tree.path(Number(ino));
-    const node = path === undefined ? null : this.tree.node(path);
+    const node = path === undefined ? null : await this.tree.node(path);
     return node ? { path: path!, node } : null;
   }
 
@@ -234,33 +245,35 @@ export class FuseMount {
     }
   }
 
-  private open(req: Req, ino: Int, fi: Deno.PointerValue): void {
+  private async open(req: Req, ino: Int, info: Uint8Array<ArrayBuffer>): Promise<void> {
     const f = this.fuse;
-    const found = this.nodeOf(ino);
+    const found = await this.nodeOf(ino);
     if (!found) return void f.fuse_reply_err(req, ENOENT);
     const { node } = found;
     if (node.kind === "dir") return void f.fuse_reply_err(req, EISDIR);
     if (node.kind === "link") return void f.fuse_reply_err(req, EINVAL);
     if (node.kind === "file") {
-      if ((fileInfoFlags(fi) & O_ACCMODE) !== O_RDONLY) return void f.fuse_reply_err(req, EROFS);
-      return this.replyOpen(req, fi, { kind: "file", content: node.content }, DIRECT_IO);
+      const flags = new DataView(info.buffer).getInt32(0, true);
+      if ((flags & O_ACCMODE) !== O_RDONLY) return void f.fuse_reply_err(req, EROFS);
+      return this.replyOpen(req, info, { kind: "file", content: node.content }, DIRECT_IO);
     }
     let image: Image;
     try {
-      image = this.served.open(node.uid);
+      image = await this.served.open(node.uid);
     } catch (error) {
       if (!(error instanceof NotServableError)) throw error;
       this.log.error(error.message);
       return void f.fuse_reply_err(req, error.reason === "unknown" ? ENOENT : error.reason === "locked" ? EBUSY : EIO);
     }
-    this.replyOpen(req, fi, { kind: "data", image }, KEEP_CACHE);
+    this.replyOpen(req, info, { kind: "data", image }, KEEP_CACHE);
   }
 
-  private replyOpen(req: Req, fi: Deno.PointerValue, handle: Handle, bits: number): void {
+  /** Answers an open with a new handle, in `info` (the request's file info, copied during the call). */
+  private replyOpen(req: Req, info: Uint8Array<ArrayBuffer>, handle: Handle, bits: number): void {
     const id = this.nextHandle++;
     this.handles.set(id, handle);
-    const info = fileInfoWithHandle(fi, id);
     const view = new DataView(info.buffer);
+    view.setBigUint64(16, BigInt(id), true);
     view.setUint32(4, view.getUint32(4, true) | bits, true);
     if (this.fuse.fuse_reply_open(req, info) !== 0) this.handles.delete(id);
   }
@@ -312,9 +325,9 @@ export class FuseMount {
     }, fail).finally(() => this.pending--);
   }
 
-  private opendir(req: Req, ino: Int, fi: Deno.PointerValue): void {
+  private async opendir(req: Req, ino: Int, info: Uint8Array<ArrayBuffer>): Promise<void> {
     const path = this.tree.path(Number(ino));
-    const children = path === undefined ? null : this.tree.children(path);
+    const children = path === undefined ? null : await this.tree.children(path);
     if (!children) return void this.fuse.fuse_reply_err(req, path === undefined ? ENOENT : ENOTDIR);
     const parent = path === "/" ? "/" : path!.slice(0, path!.lastIndexOf("/")) || "/";
     const entries = [
@@ -326,7 +339,7 @@ export class FuseMount {
         mode: MODES[child.type],
       })),
     ];
-    this.replyOpen(req, fi, { kind: "dir", entries }, 0);
+    this.replyOpen(req, info, { kind: "dir", entries }, 0);
   }
 
   private readdir(req: Req, size: number, offset: number, handleId: number): void {

@@ -33,9 +33,9 @@ export interface DirEntry {
 /** Where the tree finds versions (the served versions in the mount; a fake in tests). */
 export interface VersionLookup {
   /** Finished versions (of one name, when given). */
-  list(name?: string): Version[];
+  list(name?: string): Promise<Version[]>;
   /** The finished version `uid`, or null. */
-  find(uid: string): Version | null;
+  find(uid: string): Promise<Version | null>;
 }
 
 const BY_UID = "by_version_uid";
@@ -72,7 +72,7 @@ export class FuseTree {
   }
 
   /** The node at `path` as the catalog has it now, or null. */
-  node(path: string): FuseNode | null {
+  async node(path: string): Promise<FuseNode | null> {
     const [top, key, leaf, ...rest] = segments(path);
     if (rest.length > 0) return null;
     if (top === undefined) return { kind: "dir", time: this.mountTime };
@@ -81,33 +81,35 @@ export class FuseTree {
     if (key === undefined) return { kind: "dir", time: this.mountTime };
     const name = decodeName(key);
     if (name === null) return null;
-    if (leaf === undefined) return this.versions.list(name).length > 0 ? { kind: "dir", time: this.mountTime } : null;
-    const version = this.versions.find(leaf);
+    if (leaf === undefined) {
+      return (await this.versions.list(name)).length > 0 ? { kind: "dir", time: this.mountTime } : null;
+    }
+    const version = await this.versions.find(leaf);
     if (!version || version.name !== name) return null;
     return { kind: "link", time: seconds(version.date), target: `../../${BY_UID}/${version.uid}` };
   }
 
   /** The entries of directory `path` (without `.` and `..`), or null when it is not a directory. */
-  children(path: string): DirEntry[] | null {
+  async children(path: string): Promise<DirEntry[] | null> {
     const [top, key, leaf] = segments(path);
     const entries = (type: DirEntry["type"], names: string[]) => names.map((name) => ({ name, type }));
     if (top === undefined) return entries("dir", [BY_UID, BY_NAME]);
     if (leaf !== undefined) return null;
     if (top === BY_UID) {
-      if (key === undefined) return entries("dir", this.versions.list().map((version) => version.uid));
-      const version = this.versions.find(key);
+      if (key === undefined) return entries("dir", (await this.versions.list()).map((version) => version.uid));
+      const version = await this.versions.find(key);
       return version ? entries("file", [...Object.keys(metadataFiles(version)), "data"].sort()) : null;
     }
     if (top !== BY_NAME) return null;
     if (key === undefined) {
-      return entries("dir", [...new Set(this.versions.list().map((version) => encodeName(version.name)))]);
+      return entries("dir", [...new Set((await this.versions.list()).map((version) => encodeName(version.name)))]);
     }
     const name = decodeName(key);
-    return name === null ? null : entries("link", this.versions.list(name).map((version) => version.uid));
+    return name === null ? null : entries("link", (await this.versions.list(name)).map((version) => version.uid));
   }
 
-  private versionNode(uid: string, file: string | undefined): FuseNode | null {
-    const version = this.versions.find(uid);
+  private async versionNode(uid: string, file: string | undefined): Promise<FuseNode | null> {
+    const version = await this.versions.find(uid);
     if (!version) return null;
     const time = seconds(version.date);
     if (file === undefined) return { kind: "dir", time };

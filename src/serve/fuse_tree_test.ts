@@ -24,24 +24,24 @@ function version(uid: string, name: string, changes: Partial<Version> = {}): Ver
 
 function lookup(versions: Version[]): VersionLookup {
   return {
-    list: (name) => versions.filter((v) => name === undefined || v.name === name),
-    find: (uid) => versions.find((v) => v.uid === uid) ?? null,
+    list: (name) => Promise.resolve(versions.filter((v) => name === undefined || v.name === name)),
+    find: (uid) => Promise.resolve(versions.find((v) => v.uid === uid) ?? null),
   };
 }
 
-const text = (node: ReturnType<FuseTree["node"]>) =>
+const text = (node: Awaited<ReturnType<FuseTree["node"]>>) =>
   node?.kind === "file" ? new TextDecoder().decode(node.content) : `(${node?.kind})`;
 
-Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC version times", () => {
+Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC version times", async () => {
   const versions = [
     version("u1", "web/01", { expire: "2027-01-02 03:04:05.000000", protected: true }),
     version("u2", "db", { valid: false, tags: [] }),
   ];
   const tree = new FuseTree(lookup(versions), 1000);
-  assert.deepEqual(tree.children("/")?.map((e) => e.name), ["by_version_uid", "by_name"]);
-  assert.deepEqual(tree.children("/by_version_uid")?.map((e) => e.name), ["u1", "u2"]);
-  assert.deepEqual(tree.children("/by_name")?.map((e) => e.name), ["web%2F01", "db"]);
-  assert.deepEqual(tree.children("/by_version_uid/u1")?.map((e) => e.name), [
+  assert.deepEqual((await tree.children("/"))?.map((e) => e.name), ["by_version_uid", "by_name"]);
+  assert.deepEqual((await tree.children("/by_version_uid"))?.map((e) => e.name), ["u1", "u2"]);
+  assert.deepEqual((await tree.children("/by_name"))?.map((e) => e.name), ["web%2F01", "db"]);
+  assert.deepEqual((await tree.children("/by_version_uid/u1"))?.map((e) => e.name), [
     "data",
     "expire",
     "name",
@@ -50,7 +50,7 @@ Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC v
     "tags",
     "valid",
   ]);
-  assert.deepEqual(tree.children("/by_version_uid/u2")?.map((e) => e.name), [
+  assert.deepEqual((await tree.children("/by_version_uid/u2"))?.map((e) => e.name), [
     "data",
     "expire",
     "invalid",
@@ -58,12 +58,12 @@ Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC v
     "snapshot_name",
     "tags",
   ]);
-  const files = (uid: string) =>
-    Object.fromEntries(tree.children(`/by_version_uid/${uid}`)!.map((e) => [
-      e.name,
-      text(tree.node(`/by_version_uid/${uid}/${e.name}`)),
-    ]));
-  assert.deepEqual(files("u1"), {
+  const files = async (uid: string) => {
+    const names = (await tree.children(`/by_version_uid/${uid}`))!.map((e) => e.name);
+    const texts = await Promise.all(names.map(async (name) => text(await tree.node(`/by_version_uid/${uid}/${name}`))));
+    return Object.fromEntries(names.map((name, i) => [name, texts[i]]));
+  };
+  assert.deepEqual(await files("u1"), {
     data: "(data)",
     expire: "2027-01-02T03:04:05",
     name: "web/01",
@@ -72,26 +72,26 @@ Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC v
     tags: "a,b",
     valid: "valid",
   });
-  assert.equal(files("u2").invalid, "invalid");
-  assert.equal(files("u2").expire, "");
-  assert.deepEqual(tree.node("/by_version_uid/u1/data"), {
+  assert.equal((await files("u2")).invalid, "invalid");
+  assert.equal((await files("u2")).expire, "");
+  assert.deepEqual(await tree.node("/by_version_uid/u1/data"), {
     kind: "data",
     time: Date.UTC(2026, 2, 4, 5, 6, 7, 250) / 1000,
     size: 8000,
     uid: "u1",
   });
-  assert.deepEqual(tree.node("/by_name/web%2F01/u1"), {
+  assert.deepEqual(await tree.node("/by_name/web%2F01/u1"), {
     kind: "link",
     time: Date.UTC(2026, 2, 4, 5, 6, 7, 250) / 1000,
     target: "../../by_version_uid/u1",
   });
-  assert.deepEqual(tree.node("/by_name"), { kind: "dir", time: 1000 });
+  assert.deepEqual(await tree.node("/by_name"), { kind: "dir", time: 1000 });
   for (const missing of ["/by_name/db/u1", "/by_name/web/01", "/by_version_uid/u3", "/x", "/by_version_uid/u1/x"]) {
-    assert.equal(tree.node(missing), null, missing);
+    assert.equal(await tree.node(missing), null, missing);
   }
 });
 
-Deno.test("by_name shows any name as one directory name and reads it back", () => {
+Deno.test("by_name shows any name as one directory name and reads it back", async () => {
   for (const name of ["", ".", "..", "a/b", "50%/x", "%2F", "plain", "a..b"]) {
     const encoded = encodeName(name);
     assert.ok(!encoded.includes("/") && encoded !== "" && encoded !== "." && encoded !== "..", encoded);
@@ -101,7 +101,7 @@ Deno.test("by_name shows any name as one directory name and reads it back", () =
   assert.equal(decodeName("a%41"), null);
 });
 
-Deno.test("inode numbers are given once per path and the root is 1", () => {
+Deno.test("inode numbers are given once per path and the root is 1", async () => {
   const tree = new FuseTree(lookup([]), 0);
   assert.equal(tree.inode("/"), 1);
   const a = tree.inode("/by_name");

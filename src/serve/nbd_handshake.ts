@@ -116,7 +116,7 @@ class Handshake {
   }
 
   private async exportName(name: string, noZeroes: boolean): Promise<Negotiated | null> {
-    const opened = this.open(name);
+    const opened = await this.open(name);
     if (!("image" in opened)) return null;
     const { image } = opened;
     const reply = new Message().u64(image.sizeBytes).u16(this.flags(!image.write));
@@ -127,7 +127,7 @@ class Handshake {
 
   private async list(data: Uint8Array): Promise<undefined> {
     if (data.length !== 0) return await this.reply(OPT.LIST, REP.ERR_INVALID, "No data expected.");
-    for (const version of this.settings.served.list()) {
+    for (const version of await this.settings.served.list()) {
       const description = encode(describeVersion(version));
       await this.wire.send(
         optionReply(OPT.LIST, REP.SERVER, new Message().string(version.uid).bytes(description).toBytes()),
@@ -158,21 +158,21 @@ class Handshake {
     let size: number;
     let readOnly: boolean;
     if (option === OPT.GO) {
-      const opened = this.open(name);
+      const opened = await this.open(name);
       if (!("image" in opened)) {
         return await this.reply(option, opened.reason === "unknown" ? REP.ERR_UNKNOWN : REP.ERR_POLICY, opened.message);
       }
       image = opened.image;
       [size, readOnly] = [image.sizeBytes, !image.write];
     } else {
-      const version = this.settings.served.find(name);
+      const version = await this.settings.served.find(name);
       if (!version) return await this.reply(option, REP.ERR_UNKNOWN, unknownExport(name));
       [size, readOnly] = [version.sizeBytes, !this.settings.served.options.cow];
     }
     await this.sendInfo(option, new Message().u16(INFO.EXPORT).u64(size).u16(this.flags(readOnly)));
     if (requests.includes(INFO.NAME)) await this.sendInfo(option, new Message().u16(INFO.NAME).bytes(encode(name)));
     if (requests.includes(INFO.DESCRIPTION)) {
-      const version = this.settings.served.find(name);
+      const version = await this.settings.served.find(name);
       await this.sendInfo(
         option,
         new Message().u16(INFO.DESCRIPTION).bytes(encode(version ? describeVersion(version) : "")),
@@ -204,9 +204,11 @@ class Handshake {
   }
 
   /** The image of export `name`, or why not (a locked or broken version is logged). */
-  private open(name: string): { image: Image } | { reason: NotServableError["reason"]; message: string } {
+  private async open(
+    name: string,
+  ): Promise<{ image: Image } | { reason: NotServableError["reason"]; message: string }> {
     try {
-      const image = this.settings.served.open(name);
+      const image = await this.settings.served.open(name);
       this.settings.log.info(`NBD client ${this.settings.peer} opened version ${name}.`);
       return { image };
     } catch (error) {

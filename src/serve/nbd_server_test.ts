@@ -50,11 +50,11 @@ async function withServer(fn: (client: Wire, data: Uint8Array, log: QuietLog) =>
   const version = { uid: "v1", name: "vm", date: "2026-01-01 00:00:00.000000", sizeBytes: SIZE } as Version;
   const source: VersionSource = {
     options: { cow: false, cacheDir: "/tmp" },
-    list: () => [version],
-    find: (uid) => uid === "v1" ? version : null,
+    list: () => Promise.resolve([version]),
+    find: (uid) => Promise.resolve(uid === "v1" ? version : null),
     open: (uid) => {
-      if (uid !== "v1") throw new NotServableError("unknown", `Version ${uid} not found.`);
-      return memoryImage(data);
+      if (uid !== "v1") return Promise.reject(new NotServableError("unknown", `Version ${uid} not found.`));
+      return Promise.resolve(memoryImage(data));
     },
   };
   const log = new QuietLog();

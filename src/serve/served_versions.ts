@@ -28,9 +28,9 @@ export class NotServableError extends Error {
 /** What the servers need of {@link ServedVersions} (tests give a fake). */
 export interface VersionSource {
   readonly options: ServeOptions;
-  list(name?: string): Version[];
-  find(uid: string): Version | null;
-  open(uid: string): Image;
+  list(name?: string): Promise<Version[]>;
+  find(uid: string): Promise<Version | null>;
+  open(uid: string): Promise<Image>;
 }
 
 export class ServedVersions implements VersionSource {
@@ -42,16 +42,16 @@ export class ServedVersions implements VersionSource {
   }
 
   /** Every finished version (of one name, when given), by name then date. */
-  list(name?: string): Version[] {
+  async list(name?: string): Promise<Version[]> {
     const filter = name === undefined ? {} : { name };
-    return this.engine.catalog.listVersions(filter).filter((version) => !version.inProgress);
+    return (await this.engine.catalog.listVersions(filter)).filter((version) => !version.inProgress);
   }
 
   /** The finished version `uid`, read from the catalog now; null when there is none. */
-  find(uid: string): Version | null {
+  async find(uid: string): Promise<Version | null> {
     if (uid === "" || uid.length > 255) return null;
     try {
-      const version = this.engine.catalog.getVersion(uid);
+      const version = await this.engine.catalog.getVersion(uid);
       return version.inProgress ? null : version;
     } catch {
       return null;
@@ -59,17 +59,17 @@ export class ServedVersions implements VersionSource {
   }
 
   /** The image of version `uid`, opened (and locked) on first use. */
-  open(uid: string): Image {
+  async open(uid: string): Promise<Image> {
     const open = this.images.get(uid);
     if (open) return open;
-    const version = this.find(uid);
+    const version = await this.find(uid);
     if (!version) throw new NotServableError("unknown", `Version ${uid} not found.`);
     if (!this.engine.locks.lock(uid, "shared")) {
       throw new NotServableError("locked", `Version ${uid} is locked by another process.`);
     }
     let image: Image;
     try {
-      const base = VersionImage.open(this.engine, version, this.cache);
+      const base = await VersionImage.open(this.engine, version, this.cache);
       image = this.options.cow ? CowImage.create(base, this.options.cacheDir) : base;
     } catch (error) {
       this.engine.locks.unlock(uid);

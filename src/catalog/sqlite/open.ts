@@ -7,8 +7,8 @@
  * that listing and restoring still work; each write then fails with {@link catalogWriteError}'s message.
  */
 import { DatabaseSync } from "node:sqlite";
-import { dirname } from "../util/paths.ts";
-import { BackyError } from "../util/errors.ts";
+import { dirname } from "../../util/paths.ts";
+import { BackyError } from "../../util/errors.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 export interface OpenOptions {
