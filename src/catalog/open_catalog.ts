@@ -24,14 +24,17 @@ export function isPostgresUrl(engine: string): boolean {
   return /^postgres(ql)?(\+[a-z0-9_]+)?:\/\//i.test(engine);
 }
 
-/** Opens the catalog; `create`: make it when missing (initdb, the embedded default, migrate-catalog). */
-export async function openCatalog(settings: CatalogSettings, create: boolean): Promise<Catalog> {
+/**
+ * Opens the catalog; `create`: make it when missing (initdb, the embedded default, migrate-catalog);
+ * `mustBeNew`: refuse one that exists (initdb).
+ */
+export async function openCatalog(settings: CatalogSettings, create: boolean, mustBeNew = false): Promise<Catalog> {
   switch (catalogKind(settings)) {
     case "sqlite":
       return openSqliteCatalog(settings.sqlitePath!, { engine: settings.engine, create });
     case "postgresql": {
       const { openPostgresCatalog } = await import("./postgres/catalog.ts");
-      return await openPostgresCatalog(settings.engine, { create });
+      return await openPostgresCatalog(settings.engine, { create, mustBeNew });
     }
     default:
       throw new BackyError(`Unsupported catalog engine ${settings.engine}`);

@@ -11,7 +11,7 @@ export async function initdb(ctx: CommandContext): Promise<number> {
   if (sqlitePath !== null && exists(sqlitePath)) {
     throw new BackyError(`Catalog ${sqlitePath} already exists; initdb never overwrites one.`);
   }
-  await (await openCatalog(ctx.config.meta, true)).close();
+  await (await openCatalog(ctx.config.meta, true, true)).close();
   return 0;
 }
 

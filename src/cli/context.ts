@@ -19,7 +19,6 @@ import { codecFor } from "../store/codecs.ts";
 import { Locks } from "../lock/locks.ts";
 import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
-import { BackyError } from "../util/errors.ts";
 import { join } from "../util/paths.ts";
 import type { ReportFlags } from "../output/report.ts";
 import type { JsonValue } from "../output/json.ts";

@@ -69,8 +69,13 @@ export interface Config {
   meta: {
     type: string;
     engine: string;
-    /** file path for sqlite engines */
+    /** file path for sqlite engines; null for postgresql ones */
     sqlitePath: string | null;
+    /**
+     * With a PostgreSQL catalog: seconds a host's lock lease lasts without a heartbeat (`lease_seconds`);
+     * another host may break a lease older than this.
+     */
+    leaseSeconds: number;
   };
   data: {
     type: DataBackendType;
@@ -297,17 +302,19 @@ function readMetaBackend(section: ConfigSection, base: PathBase): Config["meta"]
   const type = section.require("type");
   if (type !== META_BACKEND_SQL) throw section.error("type", `MetaBackend type ${type} unsupported.`);
   const engine = section.require("engine");
-  return { type, engine, sqlitePath: sqlitePathOf(engine, section, base) };
+  const leaseSeconds = readSeconds(section, "lease_seconds", 30, 2);
+  return { type, engine, sqlitePath: sqlitePathOf(engine, section, base), leaseSeconds };
 }
 
-/** `sqlite:///relative/path` or `sqlite:////absolute/path` (SQLAlchemy URLs) → the database file. */
-function sqlitePathOf(engine: string, section: ConfigSection, base: PathBase): string {
+/**
+ * `sqlite:///relative/path` or `sqlite:////absolute/path` (SQLAlchemy URLs) → the database file; null for a
+ * PostgreSQL URL (src/catalog/postgres/url.ts reads it).
+ */
+function sqlitePathOf(engine: string, section: ConfigSection, base: PathBase): string | null {
   const url = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^?]*)/.exec(engine);
   if (!url) throw section.error("engine", `'${engine}' is not a database URL (expected sqlite:///PATH).`);
   const dialect = url[1].toLowerCase().split("+")[0];
-  if (dialect === "postgresql" || dialect === "postgres") {
-    throw section.error("engine", "postgresql catalogs are not supported yet.");
-  }
+  if (dialect === "postgresql" || dialect === "postgres") return null;
   if (dialect !== "sqlite") {
     throw section.error("engine", `${dialect} catalogs are not supported (expected sqlite:///PATH).`);
   }

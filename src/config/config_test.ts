@@ -102,6 +102,7 @@ Deno.test("loadConfig: embedded default for a user", async () => {
     type: "backy2.meta_backends.sql",
     engine: `sqlite:///${data}/backy.sqlite`,
     sqlitePath: `${data}/backy.sqlite`,
+    leaseSeconds: 30,
   });
   const { section, ...dataBackend } = config.data;
   assert.deepEqual(dataBackend, {
@@ -397,8 +398,8 @@ Deno.test("loadConfig: meta backend type and engine", async () => {
     error("type", "MetaBackend type backy2.meta_backends.nosql unsupported."),
   );
   await assertLoadError(
-    { MetaBackend: { engine: "postgresql://user:pw@db:5432/backy" } },
-    error("engine", "postgresql catalogs are not supported yet."),
+    { MetaBackend: { engine: "postgresql://user:pw@db:5432/backy", lease_seconds: "1" } },
+    error("lease_seconds", "'1' is not a number of at least 2."),
   );
   await assertLoadError(
     { MetaBackend: { engine: "mysql://db/backy" } },

@@ -91,7 +91,7 @@ Deno.test("the tree has backy2's layout, metadata files and symlinks, with UTC v
   }
 });
 
-Deno.test("by_name shows any name as one directory name and reads it back", async () => {
+Deno.test("by_name shows any name as one directory name and reads it back", () => {
   for (const name of ["", ".", "..", "a/b", "50%/x", "%2F", "plain", "a..b"]) {
     const encoded = encodeName(name);
     assert.ok(!encoded.includes("/") && encoded !== "" && encoded !== "." && encoded !== "..", encoded);
@@ -101,7 +101,7 @@ Deno.test("by_name shows any name as one directory name and reads it back", asyn
   assert.equal(decodeName("a%41"), null);
 });
 
-Deno.test("inode numbers are given once per path and the root is 1", async () => {
+Deno.test("inode numbers are given once per path and the root is 1", () => {
   const tree = new FuseTree(lookup([]), 0);
   assert.equal(tree.inode("/"), 1);
   const a = tree.inode("/by_name");

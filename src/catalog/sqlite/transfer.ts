@@ -2,7 +2,7 @@
  * SQLite imports and exports of whole versions (`import`, `export`, `migrate-catalog`).
  */
 import type { BlockMap, BlockRecord, ImportedVersion, TransferRole } from "../catalog.ts";
-import { BackyError, Exit } from "../../util/errors.ts";
+import { checkBlockId, versionExists } from "../import_checks.ts";
 import { now } from "../../util/clock.ts";
 import { toPages } from "../block_pages.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
@@ -58,12 +58,6 @@ function importedMap(conn: SqliteConnection, version: ImportedVersion, blocks: B
     map[block.id] = importedRef(conn, block, known, created);
   }
   return map;
-}
-
-export function checkBlockId(version: ImportedVersion, map: BlockMap, id: number): void {
-  if (!Number.isInteger(id) || id < 0 || id >= map.length || map[id] !== 0) {
-    throw new BackyError(`Version ${version.uid}: block id ${id} is repeated or outside its ${map.length} blocks.`);
-  }
 }
 
 /** The reference of an imported block: the sparse one of its size, or one with exactly its fields. */
@@ -123,13 +117,4 @@ function exportBlocksSync(conn: SqliteConnection, uid: string): BlockRecord[] {
     blocks.push({ id, ...fields, date: dates.get(id) ?? version.date });
   });
   return blocks;
-}
-
-/** `'Version {uid} already exists and cannot be imported.'` (exit 22, as the reference's KeyError). */
-export function versionExists(uid: string): BackyError {
-  return new BackyError(`Version ${uid} already exists and cannot be imported.`, {
-    exitCode: Exit.importExists,
-    quoted: true,
-    bare: true,
-  });
 }
