@@ -16,7 +16,7 @@ import {
 } from "./helpers.ts";
 import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 import type { Catalog } from "../src/catalog/catalog.ts";
-import { Locks } from "../src/lock/locks.ts";
+import { fileLocks } from "../src/lock/locks.ts";
 
 const NOW = { BACKY2_FAKE_NOW: "2026-01-11T00:00:00" };
 
@@ -124,10 +124,10 @@ Deno.test("enforce: a dry run lists each version's action and reasons and remove
 Deno.test("enforce --force removes what no rule keeps through rm's lock, and reports a locked one", async () => {
   await withSandbox({ extraDefaults: ["disallow_rm_when_younger_than_days: 2"] }, async (sb) => {
     const fixture = await makeVersions(sb);
-    const locks = new Locks(sb.dir);
-    assert(locks.lock(fixture.uids.B, "shared"), "the test holds B");
+    const locks = fileLocks(sb.dir);
+    assert(await locks.tryAcquire(fixture.uids.B, "shared"), "the test holds B");
     const locked = await sb.run(["-m", "enforce", "--force", "latest1,days5", "vm"], { env: NOW });
-    locks.unlockAll();
+    await locks.close();
     expectRun(locked, { code: 100 }, "one removal fails");
     assert(locked.stderr.includes(`Cannot remove version ${fixture.uids.B}: 'Version ${fixture.uids.B} is locked.'`));
     const rows = byLetter(fixture, parseMachineRows(locked.stdout));

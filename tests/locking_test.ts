@@ -26,6 +26,7 @@ import {
   withSandbox,
   writeUniqueImage,
 } from "./helpers.ts";
+import { fileLocks } from "../src/lock/locks.ts";
 
 const BIG_BLOCK = 64 * 1024;
 const BIG_SIZE = 256 * 1024 * 1024;
@@ -249,3 +250,29 @@ async function unfinishedWrites(dir: string): Promise<string[]> {
   }
   return found;
 }
+
+Deno.test("locks lists the lock files other processes hold, as a table, with -m and with --json", async () => {
+  await withSandbox({}, async (sb) => {
+    const other = fileLocks(sb.dir);
+    try {
+      assert(await other.tryAcquire("some-version", "exclusive"));
+      assert(await other.tryAcquire("backy", "shared"));
+      const machine = await sb.run(["-m", "locks", "-f", "name,mode"]);
+      expectRun(machine, { code: 0 });
+      assertEquals(machine.stdout.split("\n").filter((line) => line !== ""), [
+        "name|mode",
+        "backy|shared",
+        "some-version|exclusive",
+      ]);
+      const table = await sb.run(["locks"]);
+      expectRun(table, { code: 0 });
+      assert(/\| some-version +\| exclusive \|/.test(table.stdout), table.stdout);
+      const json = await sb.run(["--json", "locks", "-f", "name,pid"]);
+      assertEquals(JSON.parse(json.stdout), [{ name: "backy", pid: null }, { name: "some-version", pid: null }]);
+    } finally {
+      await other.close();
+    }
+    const none = await sb.run(["-m", "locks", "-f", "name"]);
+    assertEquals(none.stdout.trim(), "name", "released locks are not listed");
+  });
+});

@@ -11,7 +11,7 @@ import { BACKY2_SPEC } from "./spec.ts";
 const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [--json] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
   "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce,completion," +
-  "migrate-compression}\n" +
+  "migrate-compression,locks}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -365,6 +365,7 @@ Deno.test("the spec lists the reference subcommands in order, then ours: migrate
     "enforce",
     "completion",
     "migrate-compression",
+    "locks",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",

@@ -33,9 +33,10 @@ export async function du(ctx: CommandContext): Promise<number> {
   const { catalog } = ctx.engine;
   const uid = ctx.string("version_uid");
   const versions = uid ? [await catalog.getVersion(uid)] : await catalog.listVersions();
+  await using leases = new AsyncDisposableStack();
   for (const version of versions) {
     // Shared: several reports may read a version at once, but it cannot be written or removed meanwhile.
-    if (!ctx.locks.lock(version.uid, "shared")) throw versionLocked(version.uid);
+    leases.use(await ctx.locks.acquire(version.uid, "shared", (holder) => versionLocked(version.uid, holder)));
   }
   const rows = await usageOf(catalog, versions);
   ctx.print(renderReport(fields, DU_FIELDS, rows, ctx.reportFlags));

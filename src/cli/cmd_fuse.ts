@@ -31,7 +31,7 @@ export async function fuse(ctx: CommandContext): Promise<number> {
     await mount.unmount();
     log.info(how === "signal" ? `Unmounted ${mountpoint}.` : `${mountpoint} was unmounted.`);
   } finally {
-    served.close();
+    await served.close();
   }
   return Exit.ok;
 }

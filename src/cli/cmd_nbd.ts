@@ -38,7 +38,7 @@ export async function nbd(ctx: CommandContext): Promise<number> {
     await serving;
     log.info("NBD server stopped.");
   } finally {
-    served.close();
+    await served.close();
   }
   return Exit.ok;
 }

@@ -9,7 +9,7 @@
 import type { CommandContext } from "./context.ts";
 import type { RekeyCounts } from "../catalog/catalog.ts";
 import { fromHex, KeyUnwrapError, rewrapEnvkey } from "../store/crypto_v1.ts";
-import { BackyError, Exit } from "../util/errors.ts";
+import { BackyError, Exit, heldBy } from "../util/errors.ts";
 import { formatFixed0 } from "../output/humanize.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -26,19 +26,19 @@ export async function rekey(ctx: CommandContext): Promise<number> {
     );
   }
   const { catalog, locks, log } = ctx.engine;
-  if (!locks.lock("backy", "exclusive")) throw new BackyError("Other backy instances are running.", { quoted: true });
-  try {
-    const started = performance.now();
-    const counts = await catalog.rewrapEnvkeys(
-      encryptionVersion,
-      (envkey, uid) => rewrap(envkey, uid, oldKey, encryptionKey),
-      (counts) => reportProgress(log, counts, started),
-    );
-    log.info(`Rekeying successful: ${summary(counts)}.`);
-    return Exit.ok;
-  } finally {
-    locks.lock("backy", "shared");
-  }
+  await using _lease = await locks.acquire(
+    "backy",
+    "exclusive",
+    (holder) => new BackyError(heldBy("Other backy instances are running.", holder), { quoted: true }),
+  );
+  const started = performance.now();
+  const counts = await catalog.rewrapEnvkeys(
+    encryptionVersion,
+    (envkey, uid) => rewrap(envkey, uid, oldKey, encryptionKey),
+    (counts) => reportProgress(log, counts, started),
+  );
+  log.info(`Rekeying successful: ${summary(counts)}.`);
+  return Exit.ok;
 }
 
 function rewrap(envkey: string | null, uid: string, oldKey: Uint8Array, newKey: Uint8Array): string {

@@ -16,7 +16,9 @@ import { ThrottledStore } from "../store/throttled_store.ts";
 import { LimitedStore } from "../store/limited_store.ts";
 import { CodecStore } from "../store/codec_store.ts";
 import { codecFor } from "../store/codecs.ts";
-import { Locks } from "../lock/locks.ts";
+import type { LockManager } from "../lock/lock_manager.ts";
+import { openLocks } from "../lock/open_locks.ts";
+import { Exit } from "../util/errors.ts";
 import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
 import { join } from "../util/paths.ts";
@@ -44,7 +46,7 @@ export class CommandContext {
   private readonly hashers = new Map<string, Hasher>();
   /** The configured block store backend, opened on first use (src/store/registry.ts). */
   private readonly backend: LazyStore;
-  readonly locks: Locks;
+  readonly locks: LockManager;
   readonly interruption: Interruption;
   /** What the pipelines counted; the `--json` result and the metrics read it. */
   readonly report = new RunReport();
@@ -62,8 +64,10 @@ export class CommandContext {
     readonly flags: GlobalFlags,
     readonly config: Config,
     readonly log: Logger,
+    /** The command line as the lock leases record it (`backup file:///... vm`). */
+    command = "",
   ) {
-    this.locks = new Locks(config.defaults.lockDir);
+    this.locks = openLocks(config, command, (why) => this.leaseLost(why));
     // The command that continues an interrupted job must find the same configuration.
     this.interruption = new Interruption(["backy2", ...(flags.configFile ? ["-c", flags.configFile] : [])]);
     this.backend = new LazyStore(() => openBackend({ config, log }));
@@ -188,7 +192,16 @@ export class CommandContext {
     } else {
       await this.backend.close();
     }
-    this.locks.unlockAll();
+    await this.locks.close();
+  }
+
+  /**
+   * The catalog ended this process's lock leases (its connection closed, or another host broke them after the
+   * heartbeat stopped): others may now work on what this process holds, so it stops at once.
+   */
+  private leaseLost(why: string): void {
+    this.log.error(`Lost the lock leases on the catalog (${why}); stopping at once.`);
+    Deno.exit(Exit.failed);
   }
 }
 

@@ -11,7 +11,7 @@ import { BACKY2_SPEC } from "./spec.ts";
 import { type Args, CommandContext, type GlobalFlags } from "./context.ts";
 import { type Config, loadConfig } from "../config/config.ts";
 import { Logger, writeAll } from "../log/logger.ts";
-import { BackyError, Exit } from "../util/errors.ts";
+import { BackyError, Exit, heldBy } from "../util/errors.ts";
 import { notImplemented } from "./not_implemented.ts";
 import { CommandTimer, configFailure, oneLine, type Outcome, printResult } from "./outcome.ts";
 import { readCatalogFacts, writeMetrics } from "../metrics/write.ts";
@@ -57,12 +57,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fuse: async () => (await import("./cmd_fuse.ts")).fuse,
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,
   enforce: async () => (await import("./cmd_enforce.ts")).enforce,
+  locks: async () => (await import("./cmd_locks.ts")).locks,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
-const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export"]);
+const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export", "locks"]);
 /** Commands that create their catalog (or fill a new one) and open it themselves. */
-const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog"]);
+const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog", "locks"]);
 /** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
 const SERVERS = new Set(["fuse", "nbd"]);
 
@@ -94,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     return code;
   }
   log.info(`$ backy2 ${argv.join(" ")}`);
-  const ctx = new CommandContext(parsed.args, flags, config, log);
+  const ctx = new CommandContext(parsed.args, flags, config, log, argv.slice(argv.indexOf(parsed.command)).join(" "));
   const timer = new CommandTimer(parsed.command);
   const finish = (code: number, error?: string) => {
     const outcome = timer.outcome(code, error);
@@ -139,9 +140,13 @@ function stopHandlers(
 async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outcome, "code" | "error">> {
   const { log } = ctx;
   try {
-    if (!ctx.locks.lock("backy", "shared")) {
-      throw new BackyError("A backy is running which requires exclusive access.", { quoted: true });
-    }
+    // `locks` only looks, and holding `backy` itself would hide the other holders of `backy` from it.
+    await using _lease = name === "locks" ? null : await ctx.locks.acquire(
+      "backy",
+      "shared",
+      (holder) =>
+        new BackyError(heldBy("A backy is running which requires exclusive access.", holder), { quoted: true }),
+    );
     const command: Command = COMMANDS[name] ? await COMMANDS[name]() : () => notImplemented(name);
     // Opened before the command runs, so that a catalog that cannot be used changes nothing.
     if (!OPENS_OWN_CATALOG.has(name)) await ctx.openCatalog();

@@ -14,7 +14,7 @@ export async function removeVersion(
   options: { ignoreAge: boolean },
 ): Promise<void> {
   const { catalog, locks, log } = ctx.engine;
-  if (!locks.lock(uid, "exclusive")) throw versionLocked(uid);
+  await using _lease = await locks.acquire(uid, "exclusive", (holder) => versionLocked(uid, holder));
   const version = await catalog.getVersion(uid);
   if (version.protected) throw new BackyError(`Version ${uid} is protected. Will not delete.`);
   if (!options.ignoreAge) {

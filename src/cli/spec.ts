@@ -1,6 +1,6 @@
 /**
  * The whole command line surface of backy2 2.13.8 as a declarative {@link ProgramSpec} for the argparse
- * work-alike in `args.ts`, plus this tool's own additions (`--json`, `migrate-catalog`, `enforce`).
+ * work-alike in `args.ts`, plus this tool's own additions (`--json`, `migrate-catalog`, `enforce`, `locks`).
  *
  * Order matters: options and subcommands appear in usage and help in the order listed here, and
  * ambiguous-prefix errors name the candidates in this order, exactly as argparse does.
@@ -15,6 +15,7 @@ export const STATS_FIELDS =
 export const DU_FIELDS = "Real,Null,Dedup Own,Dedup Others,Individual,Est. Space,Est. Space freed";
 const DUE_FIELDS = "name,schedulers,expire_date,due_since";
 const SLA_FIELDS = "name,breach";
+const LOCKS_FIELDS = "name,mode,host,pid,command,since,heartbeat";
 const SCHEDULERS = "daily,weekly,monthly";
 
 function flag(short: string | undefined, long: string, dest: string, help: string): OptionSpec {
@@ -204,11 +205,14 @@ const COMMANDS: CommandSpec[] = [
   command("migrate-compression", "Create a new version with unencrypted blocks stored in the configured compression.", [
     versionUid(),
   ]),
+  command("locks", "List the locks other backy2 processes hold (with a PostgreSQL catalog: on every host).", [], [
+    fieldsOption(LOCKS_FIELDS),
+  ]),
 ];
 
 /**
  * backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`,
- * `nbd`, `enforce`, `completion` and `migrate-compression`. The epilog (not in backy2) points to the settings that
+ * `nbd`, `enforce`, `completion`, `migrate-compression` and `locks`. The epilog (not in backy2) points to the settings that
  * have no flag.
  */
 export const BACKY2_SPEC: ProgramSpec = {

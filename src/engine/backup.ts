@@ -190,45 +190,43 @@ class BackupRun {
   async run(): Promise<BackupOutcome> {
     const { catalog } = this.engine;
     const marks = this.hints ? markHintedBlocks(this.hints, this.source.size, this.blockSize, this.blocks) : null;
-    const base = this.request.fromVersion !== undefined ? await this.baseVersion(this.request.fromVersion) : null;
+    await using leases = new AsyncDisposableStack();
+    const fromVersion = this.request.fromVersion;
+    const base = fromVersion !== undefined ? await this.baseVersion(fromVersion, leases) : null;
     // A signal while the source was opened: no version is created for a backup that cannot start.
     if (this.engine.interruption.requested) throw this.engine.interruption.stopped("the backup did not start");
-    const { version, map, continuing } = await this.startVersion();
-    try {
-      const baseMap = base ? await catalog.blockMap(base.uid) : null;
-      const checkIds = baseMap && this.hints && this.hints.length > 0 ? sampleUnhinted(marks!, baseMap) : new Set();
-      this.request.onVersion?.(version.uid);
-      const tags = await this.applyTagsAndExpire(version, continuing);
-      const plan = !baseMap && !continuing
-        ? await this.planFresh(map, marks)
-        : await this.plan(map, marks, baseMap, checkIds as Set<number>);
-      // Saved now so that a killed run's continuation keeps the copied and sparse blocks it planned.
-      if (plan.reads > 0) await catalog.saveDraft(version.uid, map);
-      const data = new DataPhase(
-        this.engine,
-        this.source,
-        version.uid,
-        map,
-        this.counters,
-        (size) => this.sparseRef(size),
-      );
-      const failure = await data.run(plan);
-      if (failure?.kind === "interrupted") throw this.interrupted(version);
-      if (failure?.kind === "sanity") return await this.sanityFailed(version.uid, failure.id, failure.length);
-      await this.insertStats(version);
-      if (failure?.kind === "write") {
-        this.engine.log.error(`Exception during saving to the data backend: ${failure.message}`);
-        this.engine.report?.fail(`Exception during saving to the data backend: ${failure.message}`);
-        this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
-        return { uid: version.uid, exitCode: Exit.dataBackend };
-      }
-      await catalog.commitVersion(version.uid, map);
-      this.engine.log.info(writtenSummary(this.counters));
-      this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
-      return { uid: version.uid, exitCode: Exit.ok };
-    } finally {
-      this.engine.locks.unlock(version.uid);
+    const { version, map, continuing } = await this.startVersion(leases);
+    const baseMap = base ? await catalog.blockMap(base.uid) : null;
+    const checkIds = baseMap && this.hints && this.hints.length > 0 ? sampleUnhinted(marks!, baseMap) : new Set();
+    this.request.onVersion?.(version.uid);
+    const tags = await this.applyTagsAndExpire(version, continuing);
+    const plan = !baseMap && !continuing
+      ? await this.planFresh(map, marks)
+      : await this.plan(map, marks, baseMap, checkIds as Set<number>);
+    // Saved now so that a killed run's continuation keeps the copied and sparse blocks it planned.
+    if (plan.reads > 0) await catalog.saveDraft(version.uid, map);
+    const data = new DataPhase(
+      this.engine,
+      this.source,
+      version.uid,
+      map,
+      this.counters,
+      (size) => this.sparseRef(size),
+    );
+    const failure = await data.run(plan);
+    if (failure?.kind === "interrupted") throw this.interrupted(version);
+    if (failure?.kind === "sanity") return await this.sanityFailed(version.uid, failure.id, failure.length);
+    await this.insertStats(version);
+    if (failure?.kind === "write") {
+      this.engine.log.error(`Exception during saving to the data backend: ${failure.message}`);
+      this.engine.report?.fail(`Exception during saving to the data backend: ${failure.message}`);
+      this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
+      return { uid: version.uid, exitCode: Exit.dataBackend };
     }
+    await catalog.commitVersion(version.uid, map);
+    this.engine.log.info(writtenSummary(this.counters));
+    this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
+    return { uid: version.uid, exitCode: Exit.ok };
   }
 
   private interrupted(version: Version): Error {
@@ -240,14 +238,17 @@ class BackupRun {
   }
 
   /** The base version, locked shared so that nobody removes it while its blocks are being copied. */
-  private async baseVersion(uid: string): Promise<Version> {
-    if (!this.engine.locks.lock(uid, "shared")) throw versionLocked(uid);
+  private async baseVersion(uid: string, leases: AsyncDisposableStack): Promise<Version> {
+    leases.use(await this.engine.locks.acquire(uid, "shared", (holder) => versionLocked(uid, holder)));
     const base = await this.engine.catalog.getVersion(uid);
     if (!base.valid || base.inProgress) throw new BackyError("You cannot base on an invalid version.");
     return base;
   }
 
-  private async startVersion(): Promise<{ version: Version; map: BlockMap; continuing: boolean }> {
+  /** The version to write, locked exclusively for the run (`leases` ends the lock). */
+  private async startVersion(
+    leases: AsyncDisposableStack,
+  ): Promise<{ version: Version; map: BlockMap; continuing: boolean }> {
     const { catalog, locks } = this.engine;
     const uid = this.request.continueVersion;
     if (uid !== undefined) {
@@ -264,7 +265,7 @@ class BackupRun {
             "back up anew instead of continuing it.",
         );
       }
-      if (!locks.lock(uid)) throw versionLocked(uid);
+      leases.use(await locks.acquire(uid, "exclusive", (holder) => versionLocked(uid, holder)));
       const map = await catalog.blockMap(uid);
       // Blocks recorded onto a blob found bad since then are read again.
       const invalid = await catalog.invalidRefIds();
@@ -279,7 +280,7 @@ class BackupRun {
       blockSize: this.blockSize,
       hashFunction: this.engine.settings.hashFunction,
     });
-    if (!locks.lock(version.uid)) throw versionLocked(version.uid);
+    leases.use(await locks.acquire(version.uid, "exclusive", (holder) => versionLocked(version.uid, holder)));
     return { version, map: new Uint32Array(this.blocks), continuing: false };
   }
 

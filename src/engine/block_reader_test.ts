@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { BlobRef, Catalog, Version } from "../catalog/catalog.ts";
 import { BlobNotFoundError, type BlockStore, type Encoding } from "../store/block_store.ts";
 import { Level, Logger } from "../log/logger.ts";
-import { Locks } from "../lock/locks.ts";
+import { fileLocks } from "../lock/locks.ts";
 import type { Engine } from "./engine.ts";
 import { createHasher } from "./hasher.ts";
 import { Interruption } from "./interruption.ts";
@@ -116,7 +116,7 @@ function fixture(kinds: ("data" | "sparse")[], tail = BLOCK): Fixture {
     catalog,
     store,
     log,
-    locks: new Locks(""),
+    locks: fileLocks(""),
     interruption: new Interruption(),
     hasher: () => hasher,
     openSource: () => Promise.reject(new Error("unused")),

@@ -18,7 +18,7 @@
  */
 import type { CleanupRole, VersionRole } from "../catalog/catalog.ts";
 import type { EngineWith } from "./engine.ts";
-import { BackyError } from "../util/errors.ts";
+import { BackyError, heldBy } from "../util/errors.ts";
 import { now } from "../util/clock.ts";
 
 const GRACE_SECONDS = 3600;
@@ -26,9 +26,11 @@ const CHUNK = 1000;
 
 export async function fastCleanup(engine: EngineWith<CleanupRole>, dangerousForce: boolean): Promise<number> {
   const { catalog, log, locks, store } = engine;
-  if (!locks.lock("backy-cleanup-fast")) {
-    throw new BackyError("Another backy cleanup is running.", { quoted: true });
-  }
+  await using _lease = await locks.acquire(
+    "backy-cleanup-fast",
+    "exclusive",
+    (holder) => new BackyError(heldBy("Another backy cleanup is running.", holder), { quoted: true }),
+  );
   const grace = dangerousForce ? 0 : GRACE_SECONDS;
   log.info("Deleting false positives...");
   const candidates = await catalog.takeDeleteCandidates(Math.floor(now().getTime() / 1000) - grace + (grace ? 0 : 1));
@@ -53,7 +55,6 @@ export async function fastCleanup(engine: EngineWith<CleanupRole>, dangerousForc
     );
   }
   log.info(`Deleted ${total} blocks.`);
-  locks.unlock("backy-cleanup-fast");
   return total;
 }
 
@@ -68,43 +69,41 @@ export async function fullCleanup(
   force: boolean,
 ): Promise<number> {
   const { catalog, log, locks, store } = engine;
-  if (!locks.lock("backy", "exclusive")) {
-    throw new BackyError("Other backy instances are running.", { quoted: true });
+  await using _lease = await locks.acquire(
+    "backy",
+    "exclusive",
+    (holder) => new BackyError(heldBy("Other backy instances are running.", holder), { quoted: true }),
+  );
+  const grace = engine.settings.cleanupGraceSeconds;
+  const cutoff = now().getTime() - grace * 1000;
+  const used = await catalog.usedBlobUids(prefix);
+  let total = 0;
+  let young = 0;
+  const unused: string[] = [];
+  for await (const { uid, modified } of store.list(prefix)) {
+    total++;
+    if (used.has(uid)) continue;
+    if (modified.getTime() > cutoff) young++;
+    else unused.push(uid);
   }
-  try {
-    const grace = engine.settings.cleanupGraceSeconds;
-    const cutoff = now().getTime() - grace * 1000;
-    const used = await catalog.usedBlobUids(prefix);
-    let total = 0;
-    let young = 0;
-    const unused: string[] = [];
-    for await (const { uid, modified } of store.list(prefix)) {
-      total++;
-      if (used.has(uid)) continue;
-      if (modified.getTime() > cutoff) young++;
-      else unused.push(uid);
-    }
-    if (!force) refuseMassDeletion(unused.length, total, (await catalog.listVersions()).length === 0);
-    const stillUsed = await catalog.dropUnusedBlobs(prefix);
-    const doomed = unused.filter((uid) => !stillUsed.has(uid));
-    for (let start = 0; start < doomed.length; start += CHUNK) {
-      const chunk = doomed.slice(start, start + CHUNK);
-      for (const uid of chunk) log.debug(`Cleanup: Removing UID ${uid}`);
-      await store.removeMany(chunk);
-    }
-    log.info(`Cleanup: Removed ${doomed.length} blobs`);
-    if (young > 0) {
-      log.info(
-        `Cleanup: Kept ${young} unreferenced blobs younger than ${grace / 3600} hours (cleanup_grace_hours); ` +
-          "a backup may still be writing them.",
-      );
-    }
-    const unfinished = await store.removeUnfinished(prefix);
-    if (unfinished > 0) log.info(`Cleanup: Removed ${unfinished} unfinished blob writes (*.blob.tmp)`);
-    return doomed.length;
-  } finally {
-    locks.lock("backy", "shared");
+  if (!force) refuseMassDeletion(unused.length, total, (await catalog.listVersions()).length === 0);
+  const stillUsed = await catalog.dropUnusedBlobs(prefix);
+  const doomed = unused.filter((uid) => !stillUsed.has(uid));
+  for (let start = 0; start < doomed.length; start += CHUNK) {
+    const chunk = doomed.slice(start, start + CHUNK);
+    for (const uid of chunk) log.debug(`Cleanup: Removing UID ${uid}`);
+    await store.removeMany(chunk);
   }
+  log.info(`Cleanup: Removed ${doomed.length} blobs`);
+  if (young > 0) {
+    log.info(
+      `Cleanup: Kept ${young} unreferenced blobs younger than ${grace / 3600} hours (cleanup_grace_hours); ` +
+        "a backup may still be writing them.",
+    );
+  }
+  const unfinished = await store.removeUnfinished(prefix);
+  if (unfinished > 0) log.info(`Cleanup: Removed ${unfinished} unfinished blob writes (*.blob.tmp)`);
+  return doomed.length;
 }
 
 function refuseMassDeletion(remove: number, total: number, noVersions: boolean): void {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { openSqliteCatalog } from "../catalog/sqlite/catalog.ts";
 import type { Source, Target } from "../io/io.ts";
-import { Locks } from "../lock/locks.ts";
+import { fileLocks } from "../lock/locks.ts";
 import { Logger } from "../log/logger.ts";
 import type { BlockStore, Encoding } from "../store/block_store.ts";
 import { blobFileError, FileStore } from "../store/file_store.ts";
@@ -105,6 +105,8 @@ interface Rig {
   /** The version of `image`, backed up through the engine. */
   uid: string;
   targets: MemoryTarget[];
+  /** The lock directory. */
+  dir: string;
 }
 
 async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Promise<void> {
@@ -112,7 +114,7 @@ async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Prom
   const catalog = openSqliteCatalog(`${dir}/catalog.sqlite`, { engine: "test", create: true });
   const store = new FailingStore(new FileStore(`${dir}/data`));
   const hasher = createHasher("sha512");
-  const locks = new Locks(dir);
+  const locks = fileLocks(dir);
   const image = new Uint8Array(BLOCKS * BS);
   for (let id = 0; id < BLOCKS; id++) crypto.getRandomValues(image.subarray(id * BS, (id + 1) * BS));
   const targets: MemoryTarget[] = [];
@@ -145,9 +147,9 @@ async function withRig(fn: (rig: Rig) => Promise<void>, failTargetAt = -1): Prom
     const { uid, exitCode } = await backup(engine, { sourceUrl: "memory://image", name: "vm", snapshotName: "" });
     assert.equal(exitCode, Exit.ok);
     source = new MemorySource(image, 7);
-    await fn({ engine, store, image, uid, targets });
+    await fn({ engine, store, image, uid, targets, dir });
   } finally {
-    locks.unlockAll();
+    await locks.close();
     hasher.close();
     await catalog.close();
     Deno.removeSync(dir, { recursive: true });
@@ -210,5 +212,24 @@ Deno.test("backup: a source read that fails while other reads are in flight fail
     );
     const versions = await engine.catalog.listVersions({ name: "vm" });
     assert.deepEqual(versions.map((v) => v.valid), [true, false], "the failed backup left no valid version");
+  });
+});
+
+Deno.test("restore and scrub release the version lock they took when they end", async () => {
+  await withRig(async (rig) => {
+    const other = fileLocks(rig.dir);
+    const free = async (uid: string) => {
+      const lease = await other.tryAcquire(uid, "exclusive");
+      await lease?.release();
+      return lease !== null;
+    };
+    try {
+      assert.equal(await restore(rig.engine, { uid: rig.uid, ...RESTORE }), Exit.ok);
+      assert.equal(await free(rig.uid), true, "after restore");
+      assert.equal(await scrub(rig.engine, { uid: rig.uid, percentile: 100 }), Exit.ok);
+      assert.equal(await free(rig.uid), true, "after scrub");
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -6,7 +6,7 @@ import type { Catalog } from "../catalog/catalog.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import type { Source, Target } from "../io/io.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Locks } from "../lock/locks.ts";
+import type { LockManager } from "../lock/lock_manager.ts";
 import type { Hasher } from "./hasher.ts";
 import type { Interruption } from "./interruption.ts";
 import type { RunReport } from "./run_report.ts";
@@ -35,7 +35,7 @@ export interface Engine {
   catalog: Catalog;
   store: BlockStore;
   log: Logger;
-  locks: Locks;
+  locks: LockManager;
   /** Set by SIGINT, SIGTERM or SIGHUP; long jobs check it between blocks. */
   interruption: Interruption;
   /** Where the pipelines count what they did (for `--json` results and metrics); absent in some unit tests. */

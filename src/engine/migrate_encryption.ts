@@ -96,17 +96,13 @@ export function migrateCompression(engine: Engine, uid: string): Promise<string>
 
 async function migrate(engine: Engine, uid: string, target: (engine: Engine) => Target): Promise<string> {
   const { catalog, locks } = engine;
-  if (!locks.lock(uid, "shared")) throw versionLocked(uid);
-  try {
-    const old = await catalog.getVersion(uid);
-    if (old.inProgress) {
-      throw new BackyError(`Version ${uid} is incomplete (its backup never finished); it cannot be migrated.`);
-    }
-    const versionEngine = engineFor(engine, old);
-    return await new Migration(versionEngine, old, target(versionEngine)).run();
-  } finally {
-    locks.unlock(uid);
+  await using _lease = await locks.acquire(uid, "shared", (holder) => versionLocked(uid, holder));
+  const old = await catalog.getVersion(uid);
+  if (old.inProgress) {
+    throw new BackyError(`Version ${uid} is incomplete (its backup never finished); it cannot be migrated.`);
   }
+  const versionEngine = engineFor(engine, old);
+  return await new Migration(versionEngine, old, target(versionEngine)).run();
 }
 
 /** A blob written for the new version whose reference is not in the catalog yet (id 0 until recorded). */
@@ -139,13 +135,10 @@ class Migration {
       blockSize: settings.blockSize,
       hashFunction: settings.hashFunction,
     });
-    if (!locks.lock(this.version.uid)) throw versionLocked(this.version.uid);
-    try {
-      await this.copyBlocks(oldMap, refs);
-      return await this.finish();
-    } finally {
-      locks.unlock(this.version.uid);
-    }
+    const uid = this.version.uid;
+    await using _lease = await locks.acquire(uid, "exclusive", (holder) => versionLocked(uid, holder));
+    await this.copyBlocks(oldMap, refs);
+    return await this.finish();
   }
 
   /** Fills the new block map; on an unexpected failure the half-made version is removed again. */

@@ -45,7 +45,7 @@ export interface RestoreRequest {
 
 export async function restore(configured: Engine, request: RestoreRequest): Promise<number> {
   const { catalog, locks } = configured;
-  if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
+  await using _lease = await locks.acquire(request.uid, "shared", (holder) => versionLocked(request.uid, holder));
   const version = await catalog.getVersion(request.uid);
   const engine = engineFor(configured, version);
   const map = await catalog.blockMap(version.uid);

@@ -36,7 +36,7 @@ interface BlockCheck {
 
 export async function scrub(configured: Engine, request: ScrubRequest): Promise<number> {
   const { catalog, locks, log } = configured;
-  if (!locks.lock(request.uid, "shared")) throw versionLocked(request.uid);
+  await using _lease = await locks.acquire(request.uid, "shared", (holder) => versionLocked(request.uid, holder));
   const version = await catalog.getVersion(request.uid);
   const engine = engineFor(configured, version);
   const map = await catalog.blockMap(version.uid);

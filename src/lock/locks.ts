@@ -1,72 +1,86 @@
 /**
- * backy2's file locks: a non-blocking flock on `{lock_dir}/backy_{name}.lock`. A lock dies with
- * its process, so `kill -9` never leaves a stale lock; an empty lock_dir disables locking.
+ * backy2's file locks: a non-blocking flock on `{lock_dir}/backy_{name}.lock`, the lock backend of an SQLite
+ * catalog. A lock dies with its process, so `kill -9` never leaves a stale lock; an empty lock_dir disables
+ * locking.
  *
  * `Deno.FsFile.tryLockSync` is flock(2) with LOCK_NB, so these locks exclude those of backy2 2.13.8 (Python's
- * fcntl.flock) on the same files, and a held lock changes mode in place as flock does.
- *
- * Names and modes:
- * - `backy`: every command holds it shared while it runs; `cleanup --full` needs it exclusive.
- * - a version uid: exclusive while a backup writes the version or `rm` removes it; shared while a restore or
- *   scrub reads it, or while a backup uses it as its base, so it cannot be removed under them.
- * - `backy-cleanup-fast`: one fast cleanup at a time.
+ * fcntl.flock) on the same files, and a held lock changes mode in place as flock does. flock does not know
+ * who holds a lock, so a refusal names no holder and `backy2 locks` shows empty holders.
  */
 import { join } from "../util/paths.ts";
 import { BackyError } from "../util/errors.ts";
+import { type LockBackend, type LockHolder, LockManager, type LockMode } from "./lock_manager.ts";
 
-export type LockMode = "shared" | "exclusive";
-
-export class Locks {
-  private readonly held = new Map<string, { file: Deno.FsFile; mode: LockMode }>();
+export class FlockBackend implements LockBackend {
+  private readonly files = new Map<string, Deno.FsFile>();
 
   constructor(private readonly lockDir: string) {}
 
-  /** False when lock_dir is empty: every lock is then granted without locking anything. */
-  get enabled(): boolean {
-    return this.lockDir !== "";
-  }
-
-  /** Takes (or changes to) the lock `name` in `mode`; false when another process prevents it. */
-  lock(name: string, mode: LockMode = "exclusive"): boolean {
-    if (!this.enabled) return true;
-    const current = this.held.get(name);
-    if (current) {
-      if (current.mode === mode) return true;
-      if (current.file.tryLockSync(mode === "exclusive")) {
-        current.mode = mode;
-        return true;
-      }
-      // flock drops the old lock before it tries the new mode: take the old mode back, or give the lock up.
-      if (!current.file.tryLockSync(current.mode === "exclusive")) this.unlock(name);
-      return false;
-    }
+  take(name: string, mode: LockMode): Promise<boolean> {
     const file = this.open(name);
     if (!file.tryLockSync(mode === "exclusive")) {
       file.close();
-      return false;
+      return Promise.resolve(false);
     }
-    this.held.set(name, { file, mode });
-    return true;
+    this.files.set(name, file);
+    return Promise.resolve(true);
   }
 
-  unlock(name: string): void {
-    const lock = this.held.get(name);
-    if (!lock) return;
-    this.held.delete(name);
+  change(name: string, from: LockMode, to: LockMode): Promise<boolean> {
+    const file = this.files.get(name);
+    if (!file) return Promise.resolve(false);
+    if (file.tryLockSync(to === "exclusive")) return Promise.resolve(true);
+    // flock drops the old lock before it tries the new mode: take the old mode back, or give the lock up.
+    if (!file.tryLockSync(from === "exclusive")) {
+      throw new BackyError(`Lost the lock ${name} while changing it to ${to}; another process took it.`);
+    }
+    return Promise.resolve(false);
+  }
+
+  release(name: string): Promise<void> {
     // The file stays: deleting it would let a second process lock the old inode while a third locks a new one.
-    lock.file.close();
+    this.files.get(name)?.close();
+    this.files.delete(name);
+    return Promise.resolve();
   }
 
-  /** True when this process could take `name` in `mode` right now (takes and releases it). */
-  isFree(name: string, mode: LockMode = "exclusive"): boolean {
-    if (this.held.has(name)) return true;
-    if (!this.lock(name, mode)) return false;
-    this.unlock(name);
-    return true;
+  holders(): Promise<LockHolder[]> {
+    return Promise.resolve([]);
   }
 
-  unlockAll(): void {
-    for (const name of [...this.held.keys()]) this.unlock(name);
+  /** The lock files that another process holds right now (their holders are unknown to flock). */
+  list(): Promise<LockHolder[]> {
+    const held: LockHolder[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(this.lockDir)];
+    } catch {
+      return Promise.resolve([]);
+    }
+    for (const entry of entries) {
+      const name = /^backy_(.+)\.lock$/.exec(entry.name)?.[1];
+      if (!name || !entry.isFile || this.files.has(name)) continue;
+      const mode = this.probe(name);
+      if (mode !== null) held.push({ name, mode, host: "", pid: 0, command: "", since: "", heartbeat: null });
+    }
+    return Promise.resolve(held.sort((a, b) => (a.name < b.name ? -1 : 1)));
+  }
+
+  close(): Promise<void> {
+    for (const file of this.files.values()) file.close();
+    this.files.clear();
+    return Promise.resolve();
+  }
+
+  /** How another process holds `name`: null when it is free, else the weakest mode that explains a refusal. */
+  private probe(name: string): LockMode | null {
+    const file = this.open(name);
+    try {
+      if (file.tryLockSync(true)) return null;
+      return file.tryLockSync(false) ? "shared" : "exclusive";
+    } finally {
+      file.close();
+    }
   }
 
   /** Opens (creating) the lock file of `name`; a lock_dir that cannot hold it is a one-line error. */
@@ -80,6 +94,11 @@ export class Locks {
       throw new BackyError(`Cannot use lock_dir ${this.lockDir}: ${why}`, { exitCode: 1, bare: true });
     }
   }
+}
+
+/** The lock manager of an SQLite catalog: flock files in `lockDir`; an empty lockDir disables locking. */
+export function fileLocks(lockDir: string): LockManager {
+  return new LockManager(new FlockBackend(lockDir), lockDir !== "");
 }
 
 function isFileNotDirectory(path: string): boolean {

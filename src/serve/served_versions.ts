@@ -7,6 +7,7 @@
  * Versions still being written by a backup are not served (their block map is a draft).
  */
 import type { Version } from "../catalog/catalog.ts";
+import type { Lease } from "../lock/lock_manager.ts";
 import type { Engine } from "../engine/engine.ts";
 import { BlockCache, defaultBlockCache, type Image, VersionImage } from "../engine/block_reader.ts";
 import { CowImage } from "../engine/cow_overlay.ts";
@@ -34,7 +35,7 @@ export interface VersionSource {
 }
 
 export class ServedVersions implements VersionSource {
-  private readonly images = new Map<string, Image>();
+  private readonly images = new Map<string, { image: Image; lease: Lease }>();
   private readonly cache: BlockCache;
 
   constructor(private readonly engine: Engine, readonly options: ServeOptions) {
@@ -61,29 +62,28 @@ export class ServedVersions implements VersionSource {
   /** The image of version `uid`, opened (and locked) on first use. */
   async open(uid: string): Promise<Image> {
     const open = this.images.get(uid);
-    if (open) return open;
+    if (open) return open.image;
     const version = await this.find(uid);
     if (!version) throw new NotServableError("unknown", `Version ${uid} not found.`);
-    if (!this.engine.locks.lock(uid, "shared")) {
-      throw new NotServableError("locked", `Version ${uid} is locked by another process.`);
-    }
+    const lease = await this.engine.locks.tryAcquire(uid, "shared");
+    if (!lease) throw new NotServableError("locked", `Version ${uid} is locked by another process.`);
     let image: Image;
     try {
       const base = await VersionImage.open(this.engine, version, this.cache);
       image = this.options.cow ? CowImage.create(base, this.options.cacheDir) : base;
     } catch (error) {
-      this.engine.locks.unlock(uid);
+      await lease.release();
       throw new NotServableError("broken", (error as Error).message);
     }
-    this.images.set(uid, image);
+    this.images.set(uid, { image, lease });
     return image;
   }
 
   /** Closes every image (their overlays vanish) and releases their locks. */
-  close(): void {
-    for (const [uid, image] of this.images) {
+  async close(): Promise<void> {
+    for (const { image, lease } of this.images.values()) {
       image.close();
-      this.engine.locks.unlock(uid);
+      await lease.release();
     }
     this.images.clear();
   }

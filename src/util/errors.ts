@@ -62,7 +62,15 @@ export function versionNotFound(uid: string): BackyError {
   return new BackyError(`Version ${uid} not found.`, { quoted: true });
 }
 
-/** `'Version {uid} is locked.'` (exit 100). */
-export function versionLocked(uid: string): BackyError {
-  return new BackyError(`Version ${uid} is locked.`, { quoted: true });
+/**
+ * `'Version {uid} is locked.'` (exit 100); with the holder when the locks know it (another host's lease):
+ * `'Version {uid} is locked by backup (pid 42) on host b2 since 2026-12-01 05:21:24 UTC.'`.
+ */
+export function versionLocked(uid: string, holder: string | null = null): BackyError {
+  return new BackyError(`Version ${uid} is locked${holder ? ` by ${holder}` : ""}.`, { quoted: true });
+}
+
+/** A lock refusal's message with its holder, when known: `'{message} ({holder})'` before the final period. */
+export function heldBy(message: string, holder: string | null): string {
+  return holder ? `${message.replace(/\.$/, "")} (held by ${holder}).` : message;
 }
