@@ -11,6 +11,9 @@ import { deepStrictEqual, fail, match as assertMatch, ok as assert } from "node:
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
+import { openCatalog } from "../src/catalog/open_catalog.ts";
+import type { Catalog } from "../src/catalog/catalog.ts";
+import { freshDatabase } from "../src/catalog/postgres/test_server.ts";
 
 /** The repository root (no trailing slash). */
 export const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -129,7 +132,23 @@ export interface ConfigOptions {
   catalog?: boolean;
 }
 
-/** Writes a config for a sandbox in `dir`: logfile, locks, SQLite catalog and file blobs all inside `dir`. */
+/**
+ * Which catalog sandboxes get: SQLite (a file in the sandbox), or with BACKY2_TEST_CATALOG=postgresql a new
+ * database on the PostgreSQL test server (BACKY2_PG_URL, see scripts/pg-cluster) for each sandbox.
+ */
+export function testCatalogKind(): "sqlite" | "postgresql" {
+  return Deno.env.get("BACKY2_TEST_CATALOG") === "postgresql" ? "postgresql" : "sqlite";
+}
+
+/** The sandbox's database on the PostgreSQL test server, by sandbox directory. */
+const sandboxDatabases = new Map<string, { url: string; drop(): Promise<void> }>();
+
+/** The engine URL of the sandbox in `dir`: its SQLite file, or its PostgreSQL database. */
+export function engineOf(dir: string): string {
+  return sandboxDatabases.get(dir)?.url ?? `sqlite:///${dir}/backy.sqlite`;
+}
+
+/** Writes a config for a sandbox in `dir`: logfile, locks, catalog and file blobs all inside `dir`. */
 export async function writeConfig(dir: string, options: ConfigOptions = {}, name = "backy.cfg"): Promise<string> {
   const lines = [
     "# backy2 CLI test configuration",
@@ -145,7 +164,7 @@ export async function writeConfig(dir: string, options: ConfigOptions = {}, name
     "",
     "[MetaBackend]",
     "type: backy2.meta_backends.sql",
-    `engine: sqlite:///${dir}/backy.sqlite`,
+    `engine: ${engineOf(dir)}`,
     "",
     "[DataBackend]",
     "type: backy2.data_backends.file",
@@ -167,6 +186,13 @@ export async function createCatalog(path: string): Promise<void> {
   await openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: true }).close();
 }
 
+/** Opens the catalog of a sandbox (white-box tests), whichever kind it is. */
+export function openSandboxCatalog(sb: Sandbox, create = false): Promise<Catalog> {
+  const engine = engineOf(sb.dir);
+  const sqlitePath = engine.startsWith("sqlite:") ? sb.path("backy.sqlite") : null;
+  return openCatalog({ engine, sqlitePath }, create);
+}
+
 /** One row of `backy2 -m ls` (all values as printed). */
 export type VersionRow = Record<
   "date" | "name" | "snapshot_name" | "size" | "size_bytes" | "uid" | "valid" | "protected" | "tags" | "expire",
@@ -179,9 +205,11 @@ export class Sandbox {
 
   static async create(options: ConfigOptions = {}): Promise<Sandbox> {
     const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "backy2-cli-test-" }));
+    if (testCatalogKind() === "postgresql") sandboxDatabases.set(dir, await freshDatabase());
     const config = await writeConfig(dir, options);
-    if (options.catalog !== false) await createCatalog(`${dir}/backy.sqlite`);
-    return new Sandbox(dir, config, options.blockSize ?? 4096);
+    const sandbox = new Sandbox(dir, config, options.blockSize ?? 4096);
+    if (options.catalog !== false) await (await openSandboxCatalog(sandbox, true)).close();
+    return sandbox;
   }
 
   /** An absolute path inside the sandbox. */
@@ -277,6 +305,8 @@ export class Sandbox {
 
   async remove(): Promise<void> {
     await Deno.remove(this.dir, { recursive: true });
+    await sandboxDatabases.get(this.dir)?.drop();
+    sandboxDatabases.delete(this.dir);
   }
 }
 
