@@ -456,7 +456,7 @@ fixtureTest("migrate-catalog reads an old-revision backy2 catalog, defaulting th
   }
 });
 
-fixtureTest("migrate-catalog refuses files that are not backy2 catalogs, naming the problem", async (fx) => {
+fixtureTest("migrate-catalog refuses what it cannot read as a catalog, naming the problem", async (fx) => {
   const catalog = await fx.migrated("deno");
   await Deno.writeTextFile(`${fx.dir}/text.sqlite`, "not a database at all, just some text that is long enough");
   const cases: [string, string][] = [
@@ -464,16 +464,19 @@ fixtureTest("migrate-catalog refuses files that are not backy2 catalogs, naming 
       `sqlite:///${fx.dir}/missing.sqlite`,
       `sqlite:///${fx.dir}/missing.sqlite: no such file ${fx.dir}/missing.sqlite.`,
     ],
-    [
-      `sqlite:///${fx.dir}/deno.sqlite`,
-      `sqlite:///${fx.dir}/deno.sqlite is already a catalog of this tool, not a backy2 2.13.8 catalog.`,
-    ],
-    [`postgresql://host/db`, "postgresql://host/db is not an SQLite catalog URL (expected sqlite:///PATH)."],
+    [`mysql://host/db`, "mysql://host/db is not an SQLite catalog URL (expected sqlite:///PATH)."],
   ];
   for (const [engine, message] of cases) {
     const args = ["migrate-catalog", engine];
     expectRun(await catalog.run(args), { code: 100, stderr: error(message) + error("Backy failed.\n") }, engine);
   }
+  const unreachable = "postgresql://u:secret@127.0.0.1:1/db";
+  expectRun(await catalog.run(["migrate-catalog", unreachable]), {
+    code: 1,
+    stderr: error(
+      "PostgreSQL catalog postgresql://u:***@127.0.0.1:1/db: cannot connect (connect ECONNREFUSED 127.0.0.1:1).",
+    ),
+  });
   const text = await catalog.run(["migrate-catalog", `sqlite:///${fx.dir}/text.sqlite`]);
   assertEquals(text.code, 100);
   assert(text.stderr.includes("cannot be read as a backy2 catalog"), text.stderr);

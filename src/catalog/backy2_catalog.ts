@@ -1,11 +1,12 @@
 /**
- * Reads a backy2 2.13.8 SQLite catalog (its `versions`, `blocks`, `tags`, `stats` tables), read-only, for
- * `migrate-catalog`.
+ * Reads a backy2 2.13.8 catalog (its `versions`, `blocks`, `tags`, `stats` tables), read-only, for
+ * `migrate-catalog`: an SQLite file, or a PostgreSQL database through {@link Backy2Tables} (see
+ * backy2_pg_catalog.ts).
  *
  * Any of backy2's alembic schema revisions is accepted: columns that older revisions lack (`snapshot_name`, `expire`,
  * `enc_version`, `enc_envkey`, `enc_nonce`) and the `tags` table take their defaults. Values are brought into
  * this tool's forms: dates as `YYYY-MM-DD HH:MM:SS.ffffff`, `''` and `\x` (a nonce written that way) as null,
- * an empty block uid as sparse. The file is opened with `readOnly`, so it is never changed.
+ * an empty block uid as sparse. The SQLite file is opened with `readOnly`, so it is never changed.
  */
 import { DatabaseSync } from "node:sqlite";
 import { resolve } from "../util/paths.ts";
@@ -19,7 +20,19 @@ export function sqliteUrlPath(engine: string, cwd = Deno.cwd()): string {
   return resolve(cwd, match[1]);
 }
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
+
+/** What the reader needs of a database: its tables' columns and queries with `?` placeholders. */
+export interface Backy2Tables {
+  /** Columns by table. */
+  columns(): Promise<Map<string, Set<string>>>;
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** A column of backy2's DATETIME type as text (`YYYY-MM-DD HH:MM:SS[.ffffff]`). */
+  dateText(column: string): string;
+  /** What orders stats rows as backy2 wrote them. */
+  statsOrder: string;
+  close(): Promise<void>;
+}
 
 const STATS_NUMBERS: [keyof StatsRow, string][] = [
   ["versionSizeBytes", "version_size_bytes"],
@@ -41,28 +54,33 @@ const REQUIRED: Record<string, string[]> = {
 };
 
 export class Backy2Catalog {
-  private constructor(
-    private readonly db: DatabaseSync,
-    private readonly columns: Map<string, Set<string>>,
-    readonly path: string,
-  ) {}
+  private constructor(private readonly db: Backy2Tables, private readonly columns: Map<string, Set<string>>) {}
 
-  /** Opens the catalog read-only; refuses a file that is not a backy2 catalog, naming what is wrong. */
-  static open(path: string, engine: string): Backy2Catalog {
+  /** Reads `tables`; refuses a database that is not a backy2 catalog, naming what is wrong. */
+  static async read(tables: Backy2Tables, engine: string): Promise<Backy2Catalog> {
+    try {
+      return new Backy2Catalog(tables, checkSchema(await tables.columns(), engine));
+    } catch (error) {
+      await tables.close();
+      if (error instanceof BackyError) throw error;
+      throw new BackyError(`${engine} cannot be read as a backy2 catalog: ${(error as Error).message}`);
+    }
+  }
+
+  /** Opens an SQLite file read-only. */
+  static async open(path: string, engine: string): Promise<Backy2Catalog> {
     try {
       Deno.statSync(path);
     } catch {
       throw new BackyError(`${engine}: no such file ${path}.`);
     }
-    let db: DatabaseSync | undefined;
+    let db: DatabaseSync;
     try {
       db = new DatabaseSync(path, { readOnly: true });
-      return new Backy2Catalog(db, checkSchema(db, engine), path);
     } catch (error) {
-      db?.close();
-      if (error instanceof BackyError) throw error;
       throw new BackyError(`${engine} cannot be read as a backy2 catalog: ${(error as Error).message}`);
     }
+    return await Backy2Catalog.read(sqliteTables(db), engine);
   }
 
   private has(table: string, column?: string): boolean {
@@ -76,12 +94,13 @@ export class Backy2Catalog {
   }
 
   /** Every version, oldest first. */
-  versions(): ImportedVersion[] {
-    const sql = "SELECT uid, date, name, size, size_bytes, valid, " +
+  async versions(): Promise<ImportedVersion[]> {
+    const expire = this.has("versions", "expire") ? `${this.db.dateText("expire")} AS expire` : "NULL AS expire";
+    const sql = `SELECT uid, ${this.db.dateText("date")} AS date, name, size, size_bytes, valid, ` +
       `${this.column("versions", "protected", "0")}, ${this.column("versions", "snapshot_name", "''")}, ` +
-      `${this.column("versions", "expire", "NULL")} FROM versions ORDER BY date, uid`;
-    const tags = this.tags();
-    return (this.db.prepare(sql).all() as Row[]).map((row) => {
+      `${expire} FROM versions ORDER BY date, uid`;
+    const tags = await this.tags();
+    return (await this.db.all(sql)).map((row) => {
       const uid = String(row.uid);
       return {
         uid,
@@ -98,10 +117,10 @@ export class Backy2Catalog {
     });
   }
 
-  private tags(): Map<string, string[]> {
+  private async tags(): Promise<Map<string, string[]>> {
     const tags = new Map<string, string[]>();
     if (!this.has("tags")) return tags;
-    for (const row of this.db.prepare("SELECT version_uid, name FROM tags ORDER BY name").all() as Row[]) {
+    for (const row of await this.db.all("SELECT version_uid, name FROM tags ORDER BY name")) {
       const uid = String(row.version_uid);
       tags.set(uid, [...(tags.get(uid) ?? []), String(row.name)]);
     }
@@ -112,11 +131,11 @@ export class Backy2Catalog {
    * The block rows of a version, ordered by id. A missing size (never written by 2.13.8) is taken as the
    * block's share of the version's bytes under `blockSize`.
    */
-  blocks(version: ImportedVersion, blockSize: number): BlockRecord[] {
-    const sql = "SELECT id, uid, checksum, size, valid, date, " +
+  async blocks(version: ImportedVersion, blockSize: number): Promise<BlockRecord[]> {
+    const sql = `SELECT id, uid, checksum, size, valid, ${this.db.dateText("date")} AS date, ` +
       `${this.column("blocks", "enc_version", "0")}, ${this.column("blocks", "enc_envkey", "NULL")}, ` +
       `${this.column("blocks", "enc_nonce", "NULL")} FROM blocks WHERE version_uid = ? ORDER BY id`;
-    return (this.db.prepare(sql).all(version.uid) as Row[]).map((row) => {
+    return (await this.db.all(sql, [version.uid])).map((row) => {
       const id = Number(row.id);
       const size = row.size === null ? Math.max(0, Math.min(blockSize, version.sizeBytes - id * blockSize)) : row.size;
       return {
@@ -134,11 +153,12 @@ export class Backy2Catalog {
   }
 
   /** Every stats row, in the order backy2 wrote them. */
-  stats(): StatsRow[] {
+  async stats(): Promise<StatsRow[]> {
     if (!this.has("stats")) return [];
     const numbers = STATS_NUMBERS.map(([, column]) => this.column("stats", column, "0")).join(", ");
-    const sql = `SELECT date, version_uid, version_name, ${numbers} FROM stats ORDER BY rowid`;
-    return (this.db.prepare(sql).all() as Row[]).map((row) => {
+    const sql = `SELECT ${this.db.dateText("date")} AS date, version_uid, version_name, ${numbers} FROM stats ` +
+      `ORDER BY ${this.db.statsOrder}`;
+    return (await this.db.all(sql)).map((row) => {
       const stats: Record<string, unknown> = {
         date: catalogText(row.date, "date of a stats row").slice(0, 19),
         versionUid: String(row.version_uid ?? ""),
@@ -149,20 +169,33 @@ export class Backy2Catalog {
     });
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }
 
+/** An SQLite file as {@link Backy2Tables}. */
+function sqliteTables(db: DatabaseSync): Backy2Tables {
+  return {
+    columns: () => {
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[])
+        .map((row) => String(row.name));
+      const columns = new Map<string, Set<string>>();
+      for (const table of tables) {
+        const info = db.prepare(`PRAGMA table_info("${table.replaceAll('"', '""')}")`).all() as Row[];
+        columns.set(table, new Set(info.map((row) => String(row.name))));
+      }
+      return Promise.resolve(columns);
+    },
+    all: (sql, params = []) => Promise.resolve(db.prepare(sql).all(...(params as string[])) as Row[]),
+    dateText: (column) => column,
+    statsOrder: "rowid",
+    close: () => Promise.resolve(db.close()),
+  };
+}
+
 /** The tables and their columns, after checking that this is a backy2 catalog. */
-function checkSchema(db: DatabaseSync, engine: string): Map<string, Set<string>> {
-  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[])
-    .map((row) => String(row.name));
-  const columns = new Map<string, Set<string>>();
-  for (const table of tables) {
-    const info = db.prepare(`PRAGMA table_info("${table.replaceAll('"', '""')}")`).all() as Row[];
-    columns.set(table, new Set(info.map((row) => String(row.name))));
-  }
+function checkSchema(columns: Map<string, Set<string>>, engine: string): Map<string, Set<string>> {
   if (columns.has("meta") && columns.has("blobs")) {
     throw new BackyError(`${engine} is already a catalog of this tool, not a backy2 2.13.8 catalog.`);
   }

@@ -1,16 +1,17 @@
 /**
  * `backy2 migrate-catalog ENGINE`: copies every version (tags, expire with its time, valid and protected
- * flags, per-block dates and encryption fields) and every stats row of a backy2 2.13.8 SQLite catalog
- * (`sqlite:////abs/path` or `sqlite:///relative/path`) into this tool's catalog, in one transaction. The old
- * file is opened read-only and stays untouched; the blobs stay where they are (point the DataBackend path at
- * backy2's data directory).
+ * flags, per-block dates and encryption fields) and every stats row of another catalog into this tool's
+ * configured catalog, in one transaction: a backy2 2.13.8 catalog (`sqlite:////abs/path`,
+ * `sqlite:///relative/path` or a `postgresql://` URL), or a catalog of this tool in an SQLite file (to move it
+ * into PostgreSQL). The old catalog is only read and stays untouched; the blobs stay where they are (point
+ * the DataBackend path at the old data directory).
  *
  * Versions this catalog has already are skipped with a WARNING, and so are their stats rows, so the command
  * can be run again after new backy2 backups.
  */
 import type { CommandContext } from "./context.ts";
 import type { ImportedVersion, StatsRole, StatsRow, TransferRole, VersionRole } from "../catalog/catalog.ts";
-import { Backy2Catalog, sqliteUrlPath } from "../catalog/backy2_catalog.ts";
+import { type MigrationSource, openMigrationSource } from "../catalog/migration_sources.ts";
 
 type MigrationTarget = VersionRole & TransferRole & StatsRole;
 
@@ -21,7 +22,7 @@ interface Migrated {
 
 export async function migrateCatalog(ctx: CommandContext): Promise<number> {
   const engine = ctx.string("engine")!;
-  const source = Backy2Catalog.open(sqliteUrlPath(engine), engine);
+  const source = await openMigrationSource(engine);
   try {
     // Filling a new catalog is what this command is for (README: point the engine at a new file first).
     ctx.createsCatalog = true;
@@ -29,19 +30,19 @@ export async function migrateCatalog(ctx: CommandContext): Promise<number> {
     const migrated = await catalog.withTransaction((tx) => migrate(ctx, source, tx, engine));
     ctx.log.info(`Migrated ${migrated.versions} versions (${migrated.blocks} blocks) from ${engine}.`);
   } finally {
-    source.close();
+    await source.close();
   }
   return 0;
 }
 
 async function migrate(
   ctx: CommandContext,
-  source: Backy2Catalog,
+  source: MigrationSource,
   catalog: MigrationTarget,
   engine: string,
 ): Promise<Migrated> {
   const existing = new Set((await catalog.listVersions()).map((version) => version.uid));
-  const versions = source.versions();
+  const versions = await source.versions();
   const skipped = new Set<string>();
   const migrated: Migrated = { versions: 0, blocks: 0 };
   for (const version of versions) {
@@ -50,7 +51,7 @@ async function migrate(
       skipped.add(version.uid);
       continue;
     }
-    const blocks = source.blocks(version, ctx.config.defaults.blockSize);
+    const blocks = await source.blocks(version, ctx.config.defaults.blockSize);
     if (!blocksFit(ctx, version, blocks, engine)) {
       skipped.add(version.uid);
       continue;
@@ -59,7 +60,9 @@ async function migrate(
     migrated.versions++;
     migrated.blocks += blocks.length;
   }
-  await catalog.importStats(await newStats(catalog, source.stats(), new Set(versions.map((v) => v.uid)), skipped));
+  await catalog.importStats(
+    await newStats(catalog, await source.stats(), new Set(versions.map((v) => v.uid)), skipped),
+  );
   return migrated;
 }
 

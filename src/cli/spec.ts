@@ -195,7 +195,10 @@ const COMMANDS: CommandSpec[] = [
   schedulerCommand("due", "Show which backups are due according to the schedulers.", DUE_FIELDS),
   schedulerCommand("sla", "Show SLA breaches according to the schedulers.", SLA_FIELDS),
   command("migrate-catalog", "Import a backy2 2.13.8 catalog into this catalog.", [
-    pos("engine", "Import every version of a backy2 2.13.8 SQLite catalog (sqlite:///PATH) into this catalog"),
+    pos(
+      "engine",
+      "The catalog to import: backy2 2.13.8's (sqlite:///PATH or postgresql://...) or an SQLite one of this tool",
+    ),
   ]),
   NBD,
   ENFORCE,
