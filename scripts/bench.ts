@@ -11,6 +11,7 @@ import { newBlobUid } from "../src/store/blob_uid.ts";
 import { rbdBench } from "./bench_rbd.ts";
 import { s3Bench } from "./bench_s3.ts";
 import { mountBench } from "./bench_mount.ts";
+import { pgBench } from "./bench_pg.ts";
 import { openSslDigest } from "../src/platform/libcrypto.ts";
 import { RawFile } from "../src/platform/posix_io.ts";
 import { duMiB, identityNote, MiB, run, sameContent, type Timed, timedCommand } from "./bench_run.ts";
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     "size-mib": { type: "string" },
     ceph: { type: "boolean" }, // rbd:// rows (scripts/bench_rbd.ts); also when BACKY2_CEPH_CONF is set
     s3: { type: "boolean" }, // S3 rows (scripts/bench_s3.ts)
+    postgres: { type: "boolean" }, // SQLite vs PostgreSQL catalog rows (scripts/bench_pg.ts)
     peers: { type: "boolean" },
     "image-size": { type: "string" },
     "image-from": { type: "string" },
@@ -234,6 +236,7 @@ async function main(): Promise<void> {
     rows.push(...await rbdBench({ root, sourceFile: source, sizeMiB, config: await newStore("rbd"), timed }));
   }
   if (values.s3) rows.push(...await s3Bench({ root, sourceFile: source, sizeMiB, dir, timed }));
+  if (values.postgres) rows.push(...await pgBench({ dir, sourceFile: source, sizeMiB, timed }));
   const versions = values.peers ? await peerVersions() : "";
   if (values.peers) rows.push(...await peerRows(join(storeDir, "peers"), source, sizeMiB, images));
   applyTargets(rows, hashRate);
