@@ -30,7 +30,7 @@ export function blobRole(scope: PgScope): BlobRole {
       scope.read(async (sql) =>
         new Set((await run<{ id: number }>(sql, "SELECT id FROM blobs WHERE NOT valid")).map((row) => row.id))
       ),
-    findDedup: (wanted, codecs, claimFor) => scope.read((sql) => findDedup(sql, wanted, codecs, claimFor)),
+    findDedup: (wanted, codecs, claimFor) => scope.locking((sql) => findDedup(sql, wanted, codecs, claimFor)),
     addRefs: (refs, claimFor) => scope.write((sql) => addRefs(sql, refs, claimFor)),
     sparseRef: (size) => scope.write((sql) => sparseRef(sql, size)),
     revalidate: (ids) =>
@@ -82,7 +82,8 @@ async function findDedup(
     )
     : await run<BlobRow & { i: number }>(
       sql,
-      `${candidates}, l AS (SELECT ${BLOB_COLUMNS} FROM blobs WHERE id IN (SELECT id FROM c) AND valid FOR KEY SHARE), ` +
+      `${candidates}, l AS (SELECT ${BLOB_COLUMNS} FROM blobs WHERE id IN (SELECT id FROM c) AND valid ` +
+        "ORDER BY id FOR KEY SHARE), " +
         "k AS (INSERT INTO claims (ref_id, version_uid) SELECT id, $4 FROM l ON CONFLICT DO NOTHING) " +
         `SELECT c.i, ${prefixed("l")} FROM c JOIN l ON l.id = c.id`,
       [keys, [...codecs], codecs[0], claimFor],

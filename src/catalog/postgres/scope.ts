@@ -14,6 +14,15 @@ export class PgScope {
     return work(this.sql);
   }
 
+  /**
+   * Runs one statement that takes row locks: run again when PostgreSQL picked it as a deadlock's victim (inside
+   * a transaction, the whole transaction is).
+   */
+  locking<T>(work: (sql: Runner) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this.sql);
+    return retrying(() => work(this.sql));
+  }
+
   /** Runs work atomically: as its own transaction (retried when another got in the way), or inside the open one. */
   write<T>(work: (sql: Runner) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this.sql);
