@@ -26,6 +26,8 @@ import { openPostgresCatalog } from "../src/catalog/postgres/catalog.ts";
 
 const BLOCK = 4096;
 const BLOCKS = 48;
+/** The shared image: large enough that alpha's backups of it still run when the cleanup comes. */
+const SHARED_BLOCKS = 1024;
 const ROUNDS = 20;
 const LEASE_SECONDS = 3;
 /** The whole proof must end within this. */
@@ -150,9 +152,10 @@ async function round(cluster: Cluster, rng: Rng, r: number, images: Record<strin
   const [alpha, beta] = cluster.hosts;
   const a = await mutate(rng, images.a, null);
   await mutate(rng, images.b, a);
-  await mutate(rng, images.s, a);
-  const olderShared = [...cluster.expected].filter(([, v]) => v.name === "s" && v.host === "alpha").map(([u]) => u);
-  const doomed = olderShared.length > 1 ? olderShared[0] : null;
+  // The shared image is new each round, and beta backs it up first: that version alone holds its blobs, and
+  // alpha's backups of the same name deduplicate onto them while beta removes that version and a cleanup runs.
+  await Deno.writeFile(images.s, buildImage(rng, BLOCK, Array(SHARED_BLOCKS).fill("random")));
+  const doomed = await backup(cluster, beta, images.s, "s");
   const others = [...cluster.expected.keys()].filter((uid) => uid !== doomed);
   const pick = () => others[rng.u32() % others.length];
   const [cleaner, other] = r % 2 === 0 ? [alpha, beta] : [beta, alpha];
@@ -160,19 +163,17 @@ async function round(cluster: Cluster, rng: Rng, r: number, images: Record<strin
     backup(cluster, alpha, images.a, "a").then(() => {}),
     backup(cluster, beta, images.b, "b").then(() => {}),
     backup(cluster, alpha, images.s, "s").then(() => {}),
-    backup(cluster, beta, images.s, "s").then(() => {}),
-    cleaner.run(["cleanup", "--dangerous-force"]).then((result) => {
-      assert(result.code === 0 || refused(result), `round ${r} cleanup: ${result.stderr}`);
-    }),
+    backup(cluster, alpha, images.s, "s").then(() => {}),
+    // The version that alpha's backup of "s" deduplicates against goes, then a cleanup runs while that backup
+    // may still hold claims on its blobs.
+    (async () => {
+      const removed = await beta.run(["rm", "-f", doomed]);
+      if (removed.code === 0) cluster.expected.delete(doomed);
+      else assert(refused(removed), `round ${r} rm: ${removed.stderr}`);
+      const cleaned = await cleaner.run(["cleanup", "--dangerous-force"]);
+      assert(cleaned.code === 0 || refused(cleaned), `round ${r} cleanup: ${cleaned.stderr}`);
+    })(),
   ];
-  if (doomed) {
-    tasks.push(
-      beta.run(["rm", "-f", doomed]).then((result) => {
-        if (result.code === 0) cluster.expected.delete(doomed);
-        else assert(refused(result), `round ${r} rm: ${result.stderr}`);
-      }),
-    );
-  }
   if (others.length > 0) {
     const [scrubbed, restored] = [pick(), pick()];
     tasks.push(
