@@ -6,6 +6,7 @@
 import type { BlockMap, BlockRecord, ImportedVersion, NewBlobRef, TransferRole } from "../catalog.ts";
 import { now } from "../../util/clock.ts";
 import { toPages } from "../block_pages.ts";
+import { blockRecords } from "../block_records.ts";
 import { checkBlockId, versionExists } from "../import_checks.ts";
 import { run, type Runner } from "./connect.ts";
 import { chunks, jsonRows, type PgScope } from "./scope.ts";
@@ -149,12 +150,5 @@ async function exportBlocks(sql: Runner, uid: string): Promise<BlockRecord[]> {
     (await run<{ id: number; date: string }>(sql, "SELECT id, date FROM block_dates WHERE version_uid = $1", [uid]))
       .map((row) => [row.id, row.date]),
   );
-  const blocks: BlockRecord[] = [];
-  map.forEach((refId, id) => {
-    const ref = refs.get(refId);
-    if (!ref) return;
-    const { id: _, ...fields } = ref;
-    blocks.push({ id, ...fields, date: dates.get(id) ?? version.date });
-  });
-  return blocks;
+  return blockRecords(map, refs, dates, version.date);
 }

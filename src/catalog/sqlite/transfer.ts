@@ -5,6 +5,7 @@ import type { BlockMap, BlockRecord, ImportedVersion, TransferRole } from "../ca
 import { checkBlockId, versionExists } from "../import_checks.ts";
 import { now } from "../../util/clock.ts";
 import { toPages } from "../block_pages.ts";
+import { blockRecords } from "../block_records.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
 import { storedSizeOf } from "./rows.ts";
 import { blockMapSync, storePages } from "./block_maps.ts";
@@ -109,12 +110,5 @@ function exportBlocksSync(conn: SqliteConnection, uid: string): BlockRecord[] {
     (conn.stmt("SELECT id, date FROM block_dates WHERE version_uid = ?").all(uid) as { id: number; date: string }[])
       .map((row) => [row.id, row.date]),
   );
-  const blocks: BlockRecord[] = [];
-  map.forEach((refId, id) => {
-    const ref = refs.get(refId);
-    if (!ref) return;
-    const { id: _, ...fields } = ref;
-    blocks.push({ id, ...fields, date: dates.get(id) ?? version.date });
-  });
-  return blocks;
+  return blockRecords(map, refs, dates, version.date);
 }
