@@ -9,7 +9,7 @@
 import type { BlobRef, BlobRole, DedupKey, NewBlobRef } from "../catalog.ts";
 import { run, type Runner } from "./connect.ts";
 import { chunks, jsonRows, type PgScope } from "./scope.ts";
-import { BLOB_COLUMNS, type BlobRow, toRef } from "./rows.ts";
+import { BLOB_COLUMNS, type BlobRow, storedSizeOf, toRef } from "../rows.ts";
 import { versionsUsing } from "./block_maps.ts";
 
 const LOOKUP_CHUNK = 20000;
@@ -106,12 +106,6 @@ export async function newRefIds(sql: Runner, count: number): Promise<number[]> {
     [count],
   );
   return rows.map((row) => row.id);
-}
-
-/** The stored size to record: the one given, else a plain blob's own size (else unknown). */
-export function storedSizeOf(ref: NewBlobRef): number | null {
-  if (ref.storedSize !== undefined && ref.storedSize !== null) return ref.storedSize;
-  return ref.uid !== null && ref.encVersion === 0 ? ref.size : null;
 }
 
 /** Inserts references with the given ids (valid unless `valid` says otherwise). */

@@ -5,7 +5,7 @@ import type { BackupStats, StatsRole, StatsRow } from "../catalog.ts";
 import { catalogTime, now } from "../../util/clock.ts";
 import { run, type Runner } from "./connect.ts";
 import { jsonRows, type PgScope } from "./scope.ts";
-import { STATS_FIELDS, type StatsDbRow, toStats } from "./rows.ts";
+import { STATS_FIELDS, type StatsDbRow, toStats } from "../rows.ts";
 
 const COLUMNS = STATS_FIELDS.map(([column]) => column).join(", ");
 

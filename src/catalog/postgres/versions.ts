@@ -8,7 +8,10 @@ import { newVersionUid } from "../../util/ids.ts";
 import { unpackIds } from "../block_pages.ts";
 import { run, type Runner } from "./connect.ts";
 import type { PgScope } from "./scope.ts";
-import { BY_NAME_DATE, toVersion, VERSION_COLUMNS, type VersionRow } from "./rows.ts";
+import { toVersion, VERSION_COLUMNS, type VersionRow } from "../rows.ts";
+
+/** Byte-wise order, as SQLite sorts text. */
+const BY_NAME_DATE = 'ORDER BY name COLLATE "C", date COLLATE "C"';
 import { releasePages } from "./block_maps.ts";
 import { recordDeleteCandidates } from "./cleanup.ts";
 

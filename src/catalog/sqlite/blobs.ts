@@ -3,7 +3,10 @@
  */
 import type { BlobRef, BlobRole, DedupKey, NewBlobRef } from "../catalog.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
-import { BLOB_COLUMNS, type BlobRow, LOOKUP_BATCH, storedSizeOf, toRef } from "./rows.ts";
+import { BLOB_COLUMNS, type BlobRow, storedSizeOf, toRef } from "../rows.ts";
+
+/** Ids per `IN (...)` list. */
+export const LOOKUP_BATCH = 500;
 import { versionsUsing } from "./block_maps.ts";
 
 export function blobRole(scope: SqliteScope): BlobRole {

@@ -3,7 +3,8 @@
  */
 import type { KeyRole, RekeyCounts } from "../catalog.ts";
 import type { SqliteScope } from "./scope.ts";
-import { type BlobRow, LOOKUP_BATCH } from "./rows.ts";
+import type { BlobRow } from "../rows.ts";
+import { LOOKUP_BATCH } from "./blobs.ts";
 
 export function keyRole(scope: SqliteScope): KeyRole {
   return {

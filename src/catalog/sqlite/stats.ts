@@ -4,7 +4,7 @@
 import type { BackupStats, StatsRole } from "../catalog.ts";
 import { catalogTime, now } from "../../util/clock.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
-import { STATS_COLUMNS, type StatsDbRow, toStats } from "./rows.ts";
+import { STATS_COLUMNS, type StatsDbRow, toStats } from "../rows.ts";
 
 export function statsRole(scope: SqliteScope): StatsRole {
   return {

@@ -7,7 +7,7 @@ import { now } from "../../util/clock.ts";
 import { toPages } from "../block_pages.ts";
 import { blockRecords } from "../block_records.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
-import { storedSizeOf } from "./rows.ts";
+import { storedSizeOf } from "../rows.ts";
 import { blockMapSync, storePages } from "./block_maps.ts";
 import { findSparse, refsSync } from "./blobs.ts";
 import { getVersionSync } from "./versions.ts";

@@ -7,7 +7,7 @@ import { catalogTime, now } from "../../util/clock.ts";
 import { newVersionUid } from "../../util/ids.ts";
 import { unpackIds } from "../block_pages.ts";
 import type { SqliteConnection, SqliteScope } from "./scope.ts";
-import { toVersion, VERSION_COLUMNS, type VersionRow } from "./rows.ts";
+import { toVersion, VERSION_COLUMNS, type VersionRow } from "../rows.ts";
 import { releasePages } from "./block_maps.ts";
 import { recordDeleteCandidates } from "./cleanup.ts";
 
