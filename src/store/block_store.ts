@@ -6,6 +6,10 @@
  * are BlockStores around another one: the codec layer returns the {@link Encoding} it used from `write` and
  * needs it back for `read`, which is why the catalog keeps it per blob (backy2's enc_version, enc_envkey,
  * enc_nonce).
+ *
+ * Beside the blobs, a store keeps named metadata objects (src/meta/) of two kinds, each a namespace of its own
+ * that blob listings, cleanup and `removeUnfinished` of blobs never see: one header per version (`versions`,
+ * named by the version's uid) and the page objects the headers share (`pages`, named by their content's hash).
  */
 
 export interface Encoding {
@@ -53,6 +57,34 @@ export class BlobCorruptError extends BlobUnreadableError {
   }
 }
 
+/** The two kinds of metadata objects, named as the folders (or key prefixes) that hold them. */
+export type MetaKind = "versions" | "pages";
+export const META_KINDS: readonly MetaKind[] = ["versions", "pages"];
+
+/** The metadata object does not exist. */
+export class MetaNotFoundError extends Error {
+  constructor(readonly object: string, detail: string) {
+    super(detail);
+    this.name = "MetaNotFoundError";
+  }
+}
+
+/** A metadata object name: letters, digits, `-` and `_` (a version uid, a hex hash): a safe file name and key. */
+export const META_NAME = /^[0-9A-Za-z_-]{1,128}$/;
+
+/** Refuses a kind or name that is not one (see {@link MetaKind}, {@link META_NAME}). */
+export function checkMetaName(kind: MetaKind, name: string): void {
+  if (!META_KINDS.includes(kind)) throw new Error(`${JSON.stringify(kind)} is not a kind of metadata object`);
+  if (!META_NAME.test(name)) throw new Error(`${JSON.stringify(name)} is not a metadata object name`);
+}
+
+/** A metadata object as a listing shows it. */
+export interface StoredMeta {
+  name: string;
+  /** When the store last wrote it. */
+  modified: Date;
+}
+
 /** A blob as a listing shows it. */
 export interface StoredBlob {
   uid: string;
@@ -88,6 +120,20 @@ export interface BlockStore {
    * safe while nothing writes to the store: `cleanup --full` holds the global lock exclusively.
    */
   removeUnfinished(prefix?: string): Promise<number>;
+  /**
+   * Stores metadata object `name` (see {@link META_NAME}) of `kind`, replacing one of that name; durable once it
+   * resolves.
+   */
+  writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void>;
+  /** The bytes of a metadata object; throws {@link MetaNotFoundError} when it does not exist. */
+  readMeta(kind: MetaKind, name: string): Promise<Uint8Array>;
+  /**
+   * The metadata objects of `kind`, sorted by name. Objects whose name is not a {@link META_NAME} are listed
+   * too (as they are), so that a caller can report them.
+   */
+  listMeta(kind: MetaKind): Promise<StoredMeta[]>;
+  /** Deletes a metadata object; false when it did not exist. */
+  removeMeta(kind: MetaKind, name: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

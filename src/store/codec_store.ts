@@ -9,14 +9,19 @@
  * per CPU is encoded or decoded at a time (more would not be faster, only hold more memory), and each encodes
  * into a buffer kept for the next write, so compressing a block leaves no block-sized garbage behind.
  *
+ * Metadata objects are always encoded: with encryption version 1 when the configured codec encrypts, else with
+ * zstd; their codec and materials travel in the object's envelope (meta_envelope.ts), since no catalog keeps
+ * them. Errors name an object as `{kind}/{name}`.
+ *
  * Errors: a blob that exists but does not decode (failed authentication, a damaged frame) is a
  * {@link BlobCorruptError}, which restore and scrub treat like a missing blob (report, invalidate, go on).
  * A codec id this tool does not know, a missing key or a key that does not unwrap a blob's data key
  * ({@link WrongKeyError}) are configuration problems: a {@link BackyError} that stops the command and
  * invalidates nothing.
  */
-import { BlobCorruptError, type BlockStore, type Encoding, PLAIN, type Written } from "./block_store.ts";
-import { type Codec, codecById, type Encoded, knownCodecs, PLAIN_CODEC } from "./codecs.ts";
+import { BlobCorruptError, type BlockStore, type Encoding, type MetaKind, PLAIN, type Written } from "./block_store.ts";
+import { type Codec, codecById, type Encoded, knownCodecs, PLAIN_CODEC, V1_CODEC, ZSTD_CODEC } from "./codecs.ts";
+import { MetaDamagedError, packEnvelope, unpackEnvelope } from "./meta_envelope.ts";
 import { compressBound } from "./zstd.ts";
 import { looksCompressible } from "./compressibility.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
@@ -113,6 +118,35 @@ export class CodecStore extends StoreWrapper {
     }
   }
 
+  override async writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    const codec = knownCodec("the configuration", this.codec.encrypts ? V1_CODEC : ZSTD_CODEC);
+    if (codec.encrypts) this.requireKey();
+    const options = { level: this.settings.level, key: this.settings.key };
+    const { bytes, encoding } = await this.work.run(() => codec.encode(data, options));
+    await this.inner.writeMeta(kind, name, packEnvelope({ encoding, plainLength: data.length, payload: bytes }));
+  }
+
+  override async readMeta(kind: MetaKind, object: string): Promise<Uint8Array> {
+    const name = `${kind}/${object}`;
+    const { encoding, plainLength, payload } = unpackEnvelope(name, await this.inner.readMeta(kind, object));
+    const codec = knownCodec(`Metadata object ${name}`, encoding.encVersion);
+    if (codec.encrypts && this.settings.key === null) {
+      throw new BackyError(`Metadata object ${name} is encrypted; ${MISSING_KEY_TEXT}`);
+    }
+    let plain: Uint8Array;
+    try {
+      plain = await this.work.run(() =>
+        codec.decode(payload, encoding, this.settings.key, new Uint8Array(plainLength))
+      );
+    } catch (error) {
+      throw await metaDecodeFailure(name, error);
+    }
+    if (plain.length !== plainLength) {
+      throw new MetaDamagedError(name, `Metadata object ${name} is damaged: ${plain.length} of ${plainLength} bytes.`);
+    }
+    return plain;
+  }
+
   private requireKey(): Uint8Array {
     if (this.settings.key === null) throw new BackyError(MISSING_KEY_TEXT);
     return this.settings.key;
@@ -141,5 +175,20 @@ async function decodeFailure(uid: string, error: unknown): Promise<Error> {
     );
   }
   if (error instanceof BlobDecodeError) return new BlobCorruptError(uid, `Blob ${uid} is damaged: ${error.message}.`);
+  return error as Error;
+}
+
+/** What a codec's failure on a metadata object means: a damaged object, or a key that does not fit. */
+async function metaDecodeFailure(name: string, error: unknown): Promise<Error> {
+  const { ZstdError } = await import("./zstd.ts");
+  const { BlobDecodeError, KeyUnwrapError } = await import("./crypto_v1.ts");
+  if (error instanceof KeyUnwrapError) {
+    return new WrongKeyError(
+      `Cannot decrypt metadata object ${name}: ${error.message}. Is encryption_key the key it was written with?`,
+    );
+  }
+  if (error instanceof ZstdError || error instanceof BlobDecodeError) {
+    return new MetaDamagedError(name, `Metadata object ${name} is damaged: ${error.message}.`);
+  }
   return error as Error;
 }

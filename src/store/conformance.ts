@@ -1,11 +1,12 @@
 /**
  * The block store contract as one test suite, run against every store (file, memory and S3): what
  * `write`, `read` (with and without a caller's buffer), `remove`, `removeMany`, `list` (order, prefix,
- * resuming after a uid, dates), `flush` and `removeUnfinished` must do, and what a missing blob looks like.
+ * resuming after a uid, dates), `flush` and `removeUnfinished` must do, what a missing blob looks like, and
+ * how metadata objects live beside the blobs without showing up among them.
  * A new store gets the same suite by calling {@link storeConformance} with a factory for empty stores.
  */
 import assert from "node:assert/strict";
-import { BlobNotFoundError, type BlockStore, PLAIN } from "./block_store.ts";
+import { BlobNotFoundError, type BlockStore, MetaNotFoundError, PLAIN } from "./block_store.ts";
 
 export interface StoreUnderTest {
   /** An empty store. */
@@ -178,6 +179,55 @@ function checks(options: ConformanceOptions): Record<string, Check> {
       await store.flush();
       const read = await Promise.all(uids.map((uid) => readBack(store, uid, new ArrayBuffer(32768))));
       read.forEach((data, n) => assert.deepEqual(data, bytes(20000 + n, n)));
+    },
+
+    "metadata objects are written, replaced, listed with dates, read and removed by kind and name": async (store) => {
+      const names = ["b4b0a4c2-0f2e-11ef-9c6b-0242ac120002", "a-1", "Z_9"];
+      const before = Date.now() - 120_000;
+      for (const [i, name] of names.entries()) await store.writeMeta("versions", name, bytes(1000 + i, i));
+      await store.writeMeta("versions", names[1], bytes(70000, 9));
+      await store.writeMeta("pages", names[0], bytes(30, 7));
+      const listed = await store.listMeta("versions");
+      assert.deepEqual(listed.map((meta) => meta.name), [...names].sort());
+      assert.ok(listed.every((meta) => Math.abs(meta.modified.getTime() - before) < 600_000), "dates are recent");
+      assert.deepEqual(await store.readMeta("versions", names[0]), bytes(1000, 0));
+      assert.deepEqual(await store.readMeta("versions", names[1]), bytes(70000, 9));
+      assert.deepEqual(await store.readMeta("pages", names[0]), bytes(30, 7));
+      assert.equal(await store.removeMeta("versions", names[0]), true);
+      assert.equal(await store.removeMeta("versions", names[0]), false);
+      const error = await store.readMeta("versions", names[0]).then(() => null, (e) => e);
+      assert.ok(error instanceof MetaNotFoundError, `expected MetaNotFoundError, got ${error}`);
+      assert.deepEqual((await store.listMeta("versions")).map((meta) => meta.name), [names[1], names[2]].sort());
+      assert.deepEqual((await store.listMeta("pages")).map((meta) => meta.name), [names[0]]);
+    },
+
+    "metadata objects and blobs never see each other": async (store) => {
+      const uid = testUid("jj", 1);
+      await store.write(uid, bytes(100, 1));
+      await store.writeMeta("pages", uid, bytes(50, 2));
+      await store.flush();
+      const metaNames = async () => (await store.listMeta("pages")).map((meta) => meta.name);
+      assert.deepEqual(await listed(store), [uid]);
+      assert.deepEqual(await metaNames(), [uid]);
+      assert.equal(await store.removeUnfinished(), 0);
+      assert.deepEqual(await store.removeMany([uid]), []);
+      assert.deepEqual(await metaNames(), [uid]);
+      assert.deepEqual(await store.readMeta("pages", uid), bytes(50, 2));
+      await store.removeMeta("pages", uid);
+      await assert.rejects(store.read(uid, PLAIN), BlobNotFoundError);
+      assert.deepEqual(await metaNames(), []);
+    },
+
+    "a metadata object name must be letters, digits, - and _, its kind versions or pages": async (store) => {
+      for (const name of ["", "../x", "a/b", "a.b", "a b"]) {
+        await assert.rejects(
+          store.writeMeta("versions", name, bytes(1, 1)),
+          Error,
+          `writeMeta(${JSON.stringify(name)})`,
+        );
+      }
+      await assert.rejects(store.writeMeta("../blobs" as "pages", "a", bytes(1, 1)), Error);
+      assert.deepEqual(await store.listMeta("versions"), []);
     },
   };
 }

@@ -11,6 +11,8 @@
  *
  * A blob file that is missing reads as {@link BlobNotFoundError}; one that cannot be read for any other
  * reason (not a regular file, permissions, IO errors) as {@link BlobUnreadableError}.
+ *
+ * Metadata objects live in `{path}/meta/` (file_meta.ts).
  */
 import { join } from "../util/paths.ts";
 import {
@@ -19,20 +21,25 @@ import {
   BlobUnreadableError,
   type BlockStore,
   type Encoding,
+  type MetaKind,
   type StoredBlob,
+  type StoredMeta,
   type Written,
   writtenPlain,
 } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
 import { describeKind, RawFile } from "../platform/posix_io.ts";
+import { FileMetaObjects } from "./file_meta.ts";
 
 export class FileStore implements BlockStore {
   private readonly knownDirs = new Set<string>();
   /** Temporary files this store created that are not renamed into place (or removed) yet. */
   private readonly unfinished = new Set<string>();
+  private readonly meta: FileMetaObjects;
 
   constructor(readonly root: string) {
     Deno.mkdirSync(root, { recursive: true });
+    this.meta = new FileMetaObjects(root);
   }
 
   blobPath(uid: string): string {
@@ -129,13 +136,29 @@ export class FileStore implements BlockStore {
     }
   }
 
-  /** Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog). */
+  /**
+   * Deletes `{uid}.blob.tmp` files: writes a killed process never finished (never in the catalog); without a
+   * prefix, unfinished metadata object writes too.
+   */
   async removeUnfinished(prefix = ""): Promise<number> {
-    let removed = 0;
+    let removed = prefix === "" ? await this.meta.removeUnfinished() : 0;
     for await (const { path } of this.files(prefix, ".blob.tmp")) {
       if (await Deno.remove(path).then(() => true, () => false)) removed++;
     }
     return removed;
+  }
+
+  writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    return this.meta.write(kind, name, data);
+  }
+  readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    return this.meta.read(kind, name);
+  }
+  listMeta(kind: MetaKind): Promise<StoredMeta[]> {
+    return this.meta.list(kind);
+  }
+  removeMeta(kind: MetaKind, name: string): Promise<boolean> {
+    return this.meta.remove(kind, name);
   }
 
   /** Walks `{root}/xx/yy/{uid}{suffix}`; with a prefix, only the directories that can hold matching uids. */

@@ -1,7 +1,8 @@
 /**
  * Unit tests of the file store: a write that fails leaves no temporary file and only its own are removed; a
  * missing blob is a BlobNotFoundError; a directory, a FIFO or any error while reading is a BlobUnreadableError
- * naming the file, and none of them hangs.
+ * naming the file, and none of them hangs; metadata objects written at once land whole, and unfinished ones are
+ * listed nowhere and removed by removeUnfinished.
  */
 import assert from "node:assert/strict";
 import { BlobNotFoundError, BlobUnreadableError, PLAIN } from "./block_store.ts";
@@ -104,4 +105,28 @@ Deno.test("permission and IO errors while reading a blob file make it unreadable
   assert.ok(io instanceof BlobUnreadableError && !(io instanceof BlobNotFoundError), String(io));
   assert.equal(io.uid, UID);
   assert.ok(blobFileError(UID, path, new Deno.errors.NotFound("gone")) instanceof BlobNotFoundError);
+});
+
+Deno.test("metadata objects: writes of one name at once all land whole; a killed write's file is listed nowhere", async () => {
+  const root = await Deno.makeTempDir({ prefix: "backy2-file-store-" });
+  try {
+    const store = new FileStore(root);
+    const versions = Array.from({ length: 8 }, (_, i) => new Uint8Array(50000 + i).fill(i));
+    await Promise.all(versions.map((bytes) => store.writeMeta("versions", "v1", bytes)));
+    const stored = await store.readMeta("versions", "v1");
+    assert.ok(versions.some((bytes) => stored.length === bytes.length && stored.every((b) => b === bytes[0])));
+    assert.deepEqual(await temporaryFiles(root), []);
+    await store.writeMeta("pages", "p1", new Uint8Array(5));
+    await Deno.writeFile(`${root}/meta/versions/v2.4f1c.tmp`, new Uint8Array(3));
+    await Deno.writeFile(`${root}/meta/pages/p2.77aa.tmp`, new Uint8Array(3));
+    const names = async () =>
+      [...await store.listMeta("versions"), ...await store.listMeta("pages")].map((m) => m.name);
+    assert.deepEqual(await names(), ["v1", "p1"]);
+    assert.equal(await store.removeUnfinished("01"), 0, "a blob prefix leaves metadata alone");
+    assert.equal(await store.removeUnfinished(), 2);
+    assert.deepEqual(await temporaryFiles(root), []);
+    assert.deepEqual(await names(), ["v1", "p1"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -4,7 +4,7 @@
  * that never do (`ls`, `stats`, ...) pay nothing for it. {@link LazyStore.open} opens it on purpose, before a
  * command changes anything, so that an unusable store fails the command while nothing is changed yet.
  */
-import type { BlockStore, Encoding, StoredBlob, Written } from "./block_store.ts";
+import type { BlockStore, Encoding, MetaKind, StoredBlob, StoredMeta, Written } from "./block_store.ts";
 
 export class LazyStore implements BlockStore {
   private opening: Promise<BlockStore> | null = null;
@@ -37,6 +37,18 @@ export class LazyStore implements BlockStore {
   }
   async removeUnfinished(prefix?: string): Promise<number> {
     return await (await this.open()).removeUnfinished(prefix);
+  }
+  async writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    await (await this.open()).writeMeta(kind, name, data);
+  }
+  async readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    return await (await this.open()).readMeta(kind, name);
+  }
+  async listMeta(kind: MetaKind): Promise<StoredMeta[]> {
+    return await (await this.open()).listMeta(kind);
+  }
+  async removeMeta(kind: MetaKind, name: string): Promise<boolean> {
+    return await (await this.open()).removeMeta(kind, name);
   }
 
   /** Closes the backend if it was opened; never opens it. */

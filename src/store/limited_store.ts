@@ -1,8 +1,9 @@
 /**
  * `simultaneous_reads` and `simultaneous_writes` of the [DataBackend] section: a wrapper that lets at most
- * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them.
+ * that many blob reads and blob writes reach the store inside at once, whichever pipeline issues them. Metadata
+ * objects share the same slots.
  */
-import type { BlockStore, Encoding, Written } from "./block_store.ts";
+import type { BlockStore, Encoding, MetaKind, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { Slots } from "../util/slots.ts";
 
@@ -22,5 +23,13 @@ export class LimitedStore extends StoreWrapper {
 
   override read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     return this.reads.run(() => this.inner.read(uid, encoding, into));
+  }
+
+  override writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    return this.writes.run(() => this.inner.writeMeta(kind, name, data));
+  }
+
+  override readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    return this.reads.run(() => this.inner.readMeta(kind, name));
   }
 }

@@ -7,8 +7,12 @@ import {
   assertPlain,
   BlobNotFoundError,
   type BlockStore,
+  checkMetaName,
   type Encoding,
+  type MetaKind,
+  MetaNotFoundError,
   type StoredBlob,
+  type StoredMeta,
   type Written,
   writtenPlain,
 } from "./block_store.ts";
@@ -20,6 +24,8 @@ interface Entry {
 
 export class MemoryStore implements BlockStore {
   private readonly blobs = new Map<string, Entry>();
+  /** Metadata objects by `{kind}/{name}`. */
+  private readonly metas = new Map<string, { data: Uint8Array; modified: Date }>();
 
   /** How many blobs it holds. */
   get size(): number {
@@ -65,6 +71,29 @@ export class MemoryStore implements BlockStore {
 
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
+  }
+
+  // deno-lint-ignore require-await
+  async writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    checkMetaName(kind, name);
+    this.metas.set(`${kind}/${name}`, { data: data.slice(), modified: new Date() });
+  }
+
+  readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    const entry = this.metas.get(`${kind}/${name}`);
+    if (!entry) return Promise.reject(new MetaNotFoundError(name, `Metadata object ${kind}/${name} not found.`));
+    return Promise.resolve(entry.data.slice());
+  }
+
+  listMeta(kind: MetaKind): Promise<StoredMeta[]> {
+    const prefix = `${kind}/`;
+    const found = [...this.metas].filter(([key]) => key.startsWith(prefix))
+      .map(([key, { modified }]) => ({ name: key.slice(prefix.length), modified }));
+    return Promise.resolve(found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  removeMeta(kind: MetaKind, name: string): Promise<boolean> {
+    return Promise.resolve(this.metas.delete(`${kind}/${name}`));
   }
 
   close(): Promise<void> {

@@ -8,7 +8,7 @@
  * blob is written under a new uid with the same bytes, removing a missing blob is not an error, and a
  * listing resumes after the last blob it yielded.
  */
-import type { BlockStore, Encoding, StoredBlob, Written } from "./block_store.ts";
+import type { BlockStore, Encoding, MetaKind, StoredBlob, StoredMeta, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { BackyError } from "../util/errors.ts";
 
@@ -130,6 +130,21 @@ export class RetryStore extends StoreWrapper {
   }
   override removeUnfinished(prefix?: string): Promise<number> {
     return this.retrier.run("the removal of unfinished writes", () => this.inner.removeUnfinished(prefix));
+  }
+  override writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    return this.retrier.run(
+      `the write of metadata object ${kind}/${name}`,
+      () => this.inner.writeMeta(kind, name, data),
+    );
+  }
+  override readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    return this.retrier.run(`the read of metadata object ${kind}/${name}`, () => this.inner.readMeta(kind, name));
+  }
+  override listMeta(kind: MetaKind): Promise<StoredMeta[]> {
+    return this.retrier.run(`the listing of metadata objects (${kind})`, () => this.inner.listMeta(kind));
+  }
+  override removeMeta(kind: MetaKind, name: string): Promise<boolean> {
+    return this.retrier.run(`the removal of metadata object ${kind}/${name}`, () => this.inner.removeMeta(kind, name));
   }
 
   /** Resumes after the last blob it yielded when the listing fails; the deadline counts from the last progress. */

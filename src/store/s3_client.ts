@@ -78,8 +78,9 @@ export class S3Client {
     return url.toString().replace(/=(&|$)/g, "$1");
   }
 
+  /** The URL of an object; a `/` in its key (`meta/...`) stays a path separator. */
   objectUrl(key: string): string {
-    return this.url(encodeURIComponent(key)).toString();
+    return this.url(key.split("/").map(encodeURIComponent).join("/")).toString();
   }
 
   private url(path: string): URL {

@@ -32,10 +32,10 @@ Deno.test("S3Client: path-style URLs put the bucket in the path", () => {
   );
 });
 
-Deno.test("S3Client: virtual-hosted URLs put the bucket in the host; an endpoint path is kept", () => {
+Deno.test("S3Client: virtual-hosted URLs put the bucket in the host; an endpoint path is kept; a / in a key separates", () => {
   const virtual = client({ endpoint: "https://s3.eu-west-1.amazonaws.com", addressingStyle: "virtual" });
   assert.equal(virtual.objectUrl("k1"), "https://backups.s3.eu-west-1.amazonaws.com/k1");
   assert.equal(virtual.bucketUrl({ delete: "" }), "https://backups.s3.eu-west-1.amazonaws.com/?delete");
   const prefixed = client({ endpoint: "https://gw.example/s3" });
-  assert.equal(prefixed.objectUrl("k/1"), "https://gw.example/s3/backups/k%2F1");
+  assert.equal(prefixed.objectUrl("k/1 2"), "https://gw.example/s3/backups/k/1%202");
 });

@@ -1,7 +1,8 @@
 /**
  * The S3 data backend (Ceph RADOS Gateway, MinIO, AWS): one object per blob, its key the blob uid, flat in
  * the bucket, as backy2 lays them out, so that a backy2 bucket and its migrated catalog restore as they
- * are. A PUT is durable once it is answered, so writes need no temporary names and `flush` has nothing to
+ * are. Metadata objects are keys `meta/{kind}/{name}`, which blob listings skip (they contain a `/`). A PUT
+ * is durable once it is answered, so writes need no temporary names and `flush` has nothing to
  * do. Listings page with ListObjectsV2 continuation tokens; removals go in DeleteObjects batches of 1000.
  *
  * This is the raw backend: every request is tried once. {@link openS3Store} wraps it in the retrying store
@@ -13,8 +14,12 @@ import {
   assertPlain,
   BlobNotFoundError,
   type BlockStore,
+  checkMetaName,
   type Encoding,
+  type MetaKind,
+  MetaNotFoundError,
   type StoredBlob,
+  type StoredMeta,
   type Written,
   writtenPlain,
 } from "./block_store.ts";
@@ -135,6 +140,54 @@ export class S3Store implements BlockStore {
     return parseAnswer(() => parseListPage(decoder.decode(answer.body)), "ListObjectsV2");
   }
 
+  async writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    const key = metaKey(kind, name);
+    await this.client.send({
+      method: "PUT",
+      url: this.client.objectUrl(key),
+      target: this.target(key),
+      headers: { "content-type": "application/octet-stream" },
+      body: data,
+    });
+  }
+
+  async readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    const key = metaKey(kind, name);
+    try {
+      return (await this.client.send({ method: "GET", url: this.client.objectUrl(key), target: this.target(key) }))
+        .body;
+    } catch (error) {
+      if (isMissingKey(error)) throw new MetaNotFoundError(name, `Key ${key} not found.`);
+      throw error;
+    }
+  }
+
+  async listMeta(kind: MetaKind): Promise<StoredMeta[]> {
+    const prefix = `${META_PREFIX}${kind}/`;
+    const found: StoredMeta[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.listPage(prefix, "", token);
+      for (const { key, lastModified } of page.objects) {
+        if (key.startsWith(prefix)) found.push({ name: key.slice(prefix.length), modified: lastModified });
+      }
+      token = page.continuationToken;
+    } while (token);
+    return found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  async removeMeta(kind: MetaKind, name: string): Promise<boolean> {
+    const key = metaKey(kind, name);
+    try {
+      await this.client.send({ method: "HEAD", url: this.client.objectUrl(key), target: this.target(key) });
+    } catch (error) {
+      if (isMissingKey(error)) return false;
+      throw error;
+    }
+    await this.client.send({ method: "DELETE", url: this.client.objectUrl(key), target: this.target(key) });
+    return true;
+  }
+
   /** A PUT either stores the whole object or nothing: no unfinished writes exist. */
   removeUnfinished(_prefix?: string): Promise<number> {
     return Promise.resolve(0);
@@ -157,6 +210,13 @@ export class S3Store implements BlockStore {
   private target(key: string): string {
     return `${this.bucket}/${key}`;
   }
+}
+
+const META_PREFIX = "meta/";
+
+function metaKey(kind: MetaKind, name: string): string {
+  checkMetaName(kind, name);
+  return `${META_PREFIX}${kind}/${name}`;
 }
 
 const TRANSIENT_DELETE_CODES = new Set(["InternalError", "SlowDown", "ServiceUnavailable"]);

@@ -2,7 +2,7 @@
  * Bandwidth limits for a block store (`bandwidth_read`, `bandwidth_write` in bytes/s, 0 = unlimited): a
  * wrapper that passes every call on to the store inside it after taking the bytes from a shared bucket.
  */
-import type { BlockStore, Encoding, Written } from "./block_store.ts";
+import type { BlockStore, Encoding, MetaKind, Written } from "./block_store.ts";
 import { StoreWrapper } from "./store_wrapper.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
@@ -28,6 +28,17 @@ export class ThrottledStore extends StoreWrapper {
 
   override async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {
     const data = await this.inner.read(uid, encoding, into);
+    await this.reads?.take(data.length);
+    return data;
+  }
+
+  override async writeMeta(kind: MetaKind, name: string, data: Uint8Array): Promise<void> {
+    await this.writes?.take(data.length);
+    await this.inner.writeMeta(kind, name, data);
+  }
+
+  override async readMeta(kind: MetaKind, name: string): Promise<Uint8Array> {
+    const data = await this.inner.readMeta(kind, name);
     await this.reads?.take(data.length);
     return data;
   }
