@@ -125,7 +125,7 @@ Deno.test({
         const sql = pgClient(parsePgUrl(db.url), { max: 1 });
         try {
           await run(sql, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
-          oneLine(await backy(["rm", "-f", uid]), /has schema version 99, newer than this backy2 knows \(1\)\./);
+          oneLine(await backy(["rm", "-f", uid]), /has schema version 99, newer than this backy2 knows \(2\)\./);
           const [{ versions }] = await run<{ versions: number }>(sql, "SELECT count(*)::int AS versions FROM versions");
           assertEquals(versions, 1, "the version is still there");
           const [{ value }] = await run<{ value: string }>(sql, "SELECT value FROM meta WHERE key = 'schema_version'");

@@ -250,14 +250,32 @@ export interface TransferRole {
   importVersion(version: ImportedVersion, blocks: BlockRecord[]): Promise<void>;
   /** The recorded blocks of a version, ordered by id. */
   exportBlocks(uid: string): Promise<BlockRecord[]>;
+  /** The blocks of a version recorded at another date than the version's (imported ones), by ascending id. */
+  blockDates(uid: string): Promise<[number, string][]>;
+}
+
+/** The name (SHA-256, 32 bytes) of a block-map page's page object in the block store (see src/meta/). */
+export type PageObjectName = Uint8Array;
+
+/**
+ * Which page object in the block store holds each committed block-map page's blobs (src/meta/): what lets a
+ * backup write only the page objects of pages no version had before. A page's record goes with the page, and
+ * {@link KeyRole.rewrapEnvkeys} forgets every record, since the objects name the old envkeys.
+ */
+export interface PageObjectRole {
+  /** For each page hash (see block_pages.ts), its recorded page object; null when none is, or no such page. */
+  pageObjects(hashes: Uint8Array[]): Promise<(PageObjectName | null)[]>;
+  /** Records the page objects of these pages; pages the catalog does not have are left out. */
+  setPageObjects(records: { hash: Uint8Array; object: PageObjectName }[]): Promise<void>;
 }
 
 /** Key material: `rekey`. */
 export interface KeyRole {
   /**
    * Replaces the envkey of every stored reference of encryption version `encVersion` by
-   * `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes. `onProgress`
-   * sees the counts after every reference.
+   * `rewrap(envkey, blobUid)`, all in one transaction, so if `rewrap` throws nothing changes; when any was
+   * rewrapped, every recorded page object is forgotten in that transaction. `onProgress` sees the counts after
+   * every reference.
    */
   rewrapEnvkeys(
     encVersion: number,
@@ -267,7 +285,15 @@ export interface KeyRole {
 }
 
 /** Every role; what a transaction handle offers. */
-export type CatalogRoles = VersionRole & BlockMapRole & BlobRole & CleanupRole & StatsRole & TransferRole & KeyRole;
+export type CatalogRoles =
+  & VersionRole
+  & BlockMapRole
+  & BlobRole
+  & CleanupRole
+  & StatsRole
+  & TransferRole
+  & KeyRole
+  & PageObjectRole;
 
 /** Roles `R` plus transactions over them. */
 export interface Transactional<R> {

@@ -1,11 +1,13 @@
 /**
  * One suite of catalog tests for every backend (sqlite_test.ts, postgres/catalog_test.ts run it): versions and
  * tags, block-map pages and their reference counts, deduplication claims against a concurrent cleanup,
- * invalidation, imports and exports, stats, rekeying and transactions.
+ * invalidation, imports and exports, stats, rekeying and transactions, and the page objects' records
+ * (page_objects_conformance.ts).
  */
 import assert from "node:assert/strict";
 import type { BlockRecord, Catalog, ImportedVersion, NewBlobRef, NewVersion, StatsRow } from "./catalog.ts";
 import { BackyError } from "../util/errors.ts";
+import { pageObjectChecks } from "./page_objects_conformance.ts";
 
 /** A fresh, empty catalog, and a second connection to the same one (another process, as far as it knows). */
 export interface CatalogFixture {
@@ -20,6 +22,8 @@ export type FixtureFactory = () => Promise<CatalogFixture>;
 const FAR_FUTURE = 2 ** 40;
 const DATE = "2026-11-26 15:04:52.082034";
 const LAYOUT = { blockSize: 4096, hashFunction: "sha512" };
+
+export type CatalogTest = (name: string, fn: (fx: CatalogFixture) => Promise<void>) => void;
 
 export function blob(uid: string, checksum: string, fields: Partial<NewBlobRef> = {}): NewBlobRef {
   return { uid, checksum, size: 4096, encVersion: 0, encEnvkey: null, encNonce: null, ...fields };
@@ -71,7 +75,7 @@ const uidsOf = (list: { uid: string }[]) => list.map((item) => item.uid).sort();
 
 /** Registers the suite under `label`; `factory` gives each test a fresh catalog. `ignore` skips it all. */
 export function catalogConformance(label: string, factory: FixtureFactory, ignore = false): void {
-  const test = (name: string, fn: (fx: CatalogFixture) => Promise<void>) =>
+  const test: CatalogTest = (name, fn) =>
     Deno.test({
       name: `${label}: ${name}`,
       ignore,
@@ -382,4 +386,6 @@ export function catalogConformance(label: string, factory: FixtureFactory, ignor
     assert.deepEqual(counts, { rekeyed: 2, sparse: 1, otherVersion: 1, total: 4 });
     assert.equal(await key(), "k1+e1");
   });
+
+  pageObjectChecks(test);
 }

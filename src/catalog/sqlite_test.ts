@@ -43,6 +43,7 @@ Deno.test("sqlite: a catalog from before stored sizes gets them for plain blobs,
     const db = new DatabaseSync(path);
     db.exec(
       "ALTER TABLE blobs DROP COLUMN stored_size; ALTER TABLE stats DROP COLUMN bytes_stored; " +
+        "ALTER TABLE pages DROP COLUMN object; DROP INDEX blobs_invalid; " +
         "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
     );
     db.close();

@@ -15,6 +15,7 @@ import { cleanupRole } from "./cleanup.ts";
 import { statsRole } from "./stats.ts";
 import { transferRole } from "./transfer.ts";
 import { keyRole } from "./keys.ts";
+import { pageObjectRole } from "./page_objects.ts";
 
 /** Connections per process: a backup's checkpoints, lookups and reads overlap. */
 const POOL_SIZE = 4;
@@ -35,6 +36,7 @@ function roles(scope: PgScope): CatalogRoles {
     ...statsRole(scope),
     ...transferRole(scope),
     ...keyRole(scope),
+    ...pageObjectRole(scope),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * PostgreSQL key material: `rekey` rewraps every envkey of one encryption version in one transaction.
+ * PostgreSQL key material: `rekey` rewraps every envkey of one encryption version in one transaction (and
+ * forgets the page objects, which name the old ones).
  */
 import type { KeyRole, RekeyCounts } from "../catalog.ts";
 import { run } from "./connect.ts";
@@ -19,7 +20,10 @@ export function keyRole(scope: PgScope): KeyRole {
             "SELECT id, uid, enc_version, enc_envkey FROM blobs WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
             [last, PAGE],
           );
-          if (rows.length === 0) return counts;
+          if (rows.length === 0) {
+            if (counts.rekeyed > 0) await run(sql, "UPDATE pages SET object = NULL WHERE object IS NOT NULL");
+            return counts;
+          }
           const updates: { id: number; envkey: string }[] = [];
           for (const row of rows) {
             if (row.uid === null) counts.sparse++;

@@ -110,6 +110,10 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (name, host, pid)
   );
   `,
+  // 2: the page object in the block store (src/meta/) that holds each page's blobs; NULL: none written yet.
+  `
+  ALTER TABLE pages ADD COLUMN object bytea;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

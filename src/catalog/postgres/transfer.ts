@@ -39,6 +39,16 @@ export function transferRole(scope: PgScope): TransferRole {
         ]);
       }),
     exportBlocks: (uid) => scope.read((sql) => exportBlocks(sql, uid)),
+    blockDates: (uid) =>
+      scope.read(async (sql) => {
+        await getVersion(sql, uid);
+        const rows = await run<{ id: number; date: string }>(
+          sql,
+          "SELECT id, date FROM block_dates WHERE version_uid = $1 ORDER BY id",
+          [uid],
+        );
+        return rows.map((row) => [row.id, row.date]);
+      }),
   };
 }
 

@@ -13,6 +13,7 @@ import { cleanupRole } from "./cleanup.ts";
 import { statsRole } from "./stats.ts";
 import { transferRole } from "./transfer.ts";
 import { keyRole } from "./keys.ts";
+import { pageObjectRole } from "./page_objects.ts";
 
 export type { OpenOptions } from "./open.ts";
 
@@ -25,6 +26,7 @@ function roles(scope: SqliteScope): CatalogRoles {
     ...statsRole(scope),
     ...transferRole(scope),
     ...keyRole(scope),
+    ...pageObjectRole(scope),
   };
 }
 

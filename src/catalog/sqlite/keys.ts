@@ -1,5 +1,6 @@
 /**
- * SQLite key material: `rekey` rewraps every envkey of one encryption version in one transaction.
+ * SQLite key material: `rekey` rewraps every envkey of one encryption version in one transaction (and forgets
+ * the page objects, which name the old ones).
  */
 import type { KeyRole, RekeyCounts } from "../catalog.ts";
 import type { SqliteScope } from "./scope.ts";
@@ -18,7 +19,10 @@ export function keyRole(scope: SqliteScope): KeyRole {
         const update = conn.stmt("UPDATE blobs SET enc_envkey = ? WHERE id = ?");
         for (let last = 0;;) {
           const rows = page.all(last) as unknown as Pick<BlobRow, "id" | "uid" | "enc_version" | "enc_envkey">[];
-          if (rows.length === 0) return counts;
+          if (rows.length === 0) {
+            if (counts.rekeyed > 0) conn.stmt("UPDATE pages SET object = NULL WHERE object IS NOT NULL").run();
+            return counts;
+          }
           for (const row of rows) {
             if (row.uid === null) counts.sparse++;
             else if (row.enc_version !== encVersion) counts.otherVersion++;

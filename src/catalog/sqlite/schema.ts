@@ -106,6 +106,12 @@ const MIGRATIONS: string[] = [
   UPDATE blobs SET stored_size = size WHERE uid IS NOT NULL AND enc_version = 0;
   ALTER TABLE stats ADD COLUMN bytes_stored INTEGER;
   `,
+  // 5: the page object in the block store (src/meta/) that holds each page's blobs; NULL: none written yet.
+  // The few invalid references are found by an index: every commit and every header asks for them.
+  `
+  ALTER TABLE pages ADD COLUMN object BLOB;
+  CREATE INDEX blobs_invalid ON blobs (id) WHERE valid = 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -26,6 +26,12 @@ export function transferRole(scope: SqliteScope): TransferRole {
         for (const tag of version.tags) insertTag.run(version.uid, tag);
       }),
     exportBlocks: (uid) => scope.read((conn) => exportBlocksSync(conn, uid)),
+    blockDates: (uid) =>
+      scope.read((conn) => {
+        getVersionSync(conn, uid);
+        const rows = conn.stmt("SELECT id, date FROM block_dates WHERE version_uid = ? ORDER BY id").all(uid);
+        return (rows as { id: number; date: string }[]).map((row) => [row.id, row.date]);
+      }),
   };
 }
 
