@@ -5,7 +5,8 @@
  *
  * Layout (little-endian): `BKY2META` · u8 envelope version (1) · u8 codec id · u16 envkey length · u16 nonce
  * length · u32 plain length · envkey · nonce · the encoded bytes. The codec (encryption version 1, or zstd)
- * authenticates or checks the bytes; the object's own content carries a SHA-256 on top (src/meta/format.ts).
+ * authenticates or checks the bytes; the object's own content carries a SHA-256 on top (src/meta/header_format.ts,
+ * page_format.ts).
  */
 import type { Encoding } from "./block_store.ts";
 
