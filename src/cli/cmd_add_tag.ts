@@ -7,6 +7,7 @@
 import type { CommandContext } from "./context.ts";
 import { checkTags } from "./names.ts";
 import { parseCsvRecord } from "../output/fields.ts";
+import { markStale } from "../meta/stale.ts";
 
 export async function addTag(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
@@ -16,6 +17,7 @@ export async function addTag(ctx: CommandContext): Promise<number> {
   try {
     const existing = (await catalog.getVersion(uid)).tags;
     await catalog.addTags(uid, tags.filter((tag) => !existing.includes(tag)));
+    markStale(ctx.engine, [uid]);
   } catch {
     ctx.log.warning("Unable to add tag.");
   }

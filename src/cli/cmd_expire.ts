@@ -6,6 +6,7 @@
 import type { CommandContext } from "./context.ts";
 import { parseExpire } from "../output/dates.ts";
 import { catalogTime } from "../util/clock.ts";
+import { markStale } from "../meta/stale.ts";
 
 export async function expire(ctx: CommandContext): Promise<number> {
   const uid = ctx.string("version_uid")!;
@@ -14,6 +15,7 @@ export async function expire(ctx: CommandContext): Promise<number> {
   const { catalog } = ctx.engine;
   try {
     await catalog.setExpire(uid, date);
+    markStale(ctx.engine, [uid]);
   } catch {
     ctx.log.warning("Unable to expire version.");
     return 0;

@@ -4,18 +4,20 @@
  *
  * The whole dump is checked before anything is written, and the version is added in one transaction: an
  * unknown signature (`Wrong import format.`) or any malformed row exits 23 naming its line, an existing uid
- * exits 22, and either way the catalog is unchanged. (The reference instead imports a version, then silently
+ * exits 22, and either way the catalog is unchanged. The version's metadata object is written to the block
+ * store before the version is added. (The reference instead imports a version, then silently
  * removes it again when a block row is bad, and exits 0.)
  */
 import type { CommandContext } from "./context.ts";
 import { type Dump, DumpError, parseDump } from "../output/dump.ts";
 import { BackyError, Exit } from "../util/errors.ts";
+import { importWithMeta } from "../meta/sync.ts";
 
 export async function importCommand(ctx: CommandContext): Promise<number> {
   const dump = readDump(await readInput(ctx.string("filename")!));
-  const { catalog } = ctx.engine;
+  const { catalog, store } = ctx.engine;
   await catalog.withTransaction(async (tx) => {
-    await tx.importVersion(dump.version, dump.blocks);
+    await importWithMeta(store, tx, dump.version, dump.blocks);
     await tx.importStats(dump.stats);
   });
   return 0;

@@ -4,16 +4,18 @@
  * configured catalog, in one transaction: a backy2 2.13.8 catalog (`sqlite:////abs/path`,
  * `sqlite:///relative/path` or a `postgresql://` URL), or a catalog of this tool in an SQLite file (to move it
  * into PostgreSQL). The old catalog is only read and stays untouched; the blobs stay where they are (point
- * the DataBackend path at the old data directory).
+ * the DataBackend path at the old data directory). Each version's metadata objects are written to the block
+ * store before it is added.
  *
  * Versions this catalog has already are skipped with a WARNING, and so are their stats rows, so the command
  * can be run again after new backy2 backups.
  */
 import type { CommandContext } from "./context.ts";
-import type { ImportedVersion, StatsRole, StatsRow, TransferRole, VersionRole } from "../catalog/catalog.ts";
+import type { ImportedVersion, StatsRole, StatsRow, VersionRole } from "../catalog/catalog.ts";
 import { type MigrationSource, openMigrationSource } from "../catalog/migration_sources.ts";
+import { type ImportTarget, importWithMeta } from "../meta/sync.ts";
 
-type MigrationTarget = VersionRole & TransferRole & StatsRole;
+type MigrationTarget = VersionRole & ImportTarget & StatsRole;
 
 interface Migrated {
   versions: number;
@@ -56,7 +58,7 @@ async function migrate(
       skipped.add(version.uid);
       continue;
     }
-    await catalog.importVersion(version, blocks);
+    await importWithMeta(ctx.engine.store, catalog, version, blocks);
     migrated.versions++;
     migrated.blocks += blocks.length;
   }

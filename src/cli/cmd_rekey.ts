@@ -1,7 +1,8 @@
 /**
  * `backy2 rekey OLDKEY`: after `encryption_key` was changed in the configuration, rewraps the data key of
  * every encryption-version-1 blob from OLDKEY to the configured key. Blobs are not touched; only the catalog's
- * envkeys change, all in one transaction, under the global lock held exclusively.
+ * envkeys change, all in one transaction, under the global lock held exclusively; then the versions' metadata
+ * objects are written again with the new envkeys.
  *
  * Fixed against the reference: with `encryption_version: 0` configured it stops with a clear message instead
  * of crashing, a wrong OLDKEY stops it before anything changed, and the closing line has no stray `)`.
@@ -12,6 +13,7 @@ import { fromHex, KeyUnwrapError, rewrapEnvkey } from "../store/crypto_v1.ts";
 import { BackyError, Exit, heldBy } from "../util/errors.ts";
 import { formatFixed0 } from "../output/humanize.ts";
 import type { Logger } from "../log/logger.ts";
+import { markStale } from "../meta/stale.ts";
 
 const PROGRESS_EVERY = 1000;
 
@@ -38,6 +40,8 @@ export async function rekey(ctx: CommandContext): Promise<number> {
     (counts) => reportProgress(log, counts, started),
   );
   log.info(`Rekeying successful: ${summary(counts)}.`);
+  // Every object that names a rekeyed blob carries its old envkey: written again before the command ends.
+  if (counts.rekeyed > 0) markStale(ctx.engine, (await catalog.listVersions()).map((version) => version.uid));
   return Exit.ok;
 }
 

@@ -4,8 +4,11 @@
  */
 import type { CommandContext } from "./context.ts";
 import { tagList } from "./cmd_add_tag.ts";
+import { markStale } from "../meta/stale.ts";
 
 export async function removeTag(ctx: CommandContext): Promise<number> {
-  await ctx.engine.catalog.removeTags(ctx.string("version_uid")!, tagList(ctx.string("name")!));
+  const uid = ctx.string("version_uid")!;
+  await ctx.engine.catalog.removeTags(uid, tagList(ctx.string("name")!));
+  markStale(ctx.engine, [uid]);
   return 0;
 }

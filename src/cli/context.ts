@@ -18,6 +18,8 @@ import { CodecStore } from "../store/codec_store.ts";
 import { codecFor } from "../store/codecs.ts";
 import type { LockManager } from "../lock/lock_manager.ts";
 import { openLocks } from "../lock/open_locks.ts";
+import { fileLocks } from "../lock/locks.ts";
+import { openSqliteCatalog } from "../catalog/sqlite/catalog.ts";
 import { Exit } from "../util/errors.ts";
 import { Interruption } from "../engine/interruption.ts";
 import { openSource, openTarget } from "../io/open.ts";
@@ -58,6 +60,11 @@ export class CommandContext {
   catalogFacts?: { versions: Version[]; storeBytes: number };
   /** Set by a command that fills a new catalog on purpose (`migrate-catalog`) before it asks for the engine. */
   createsCatalog = false;
+  /**
+   * `--from-store`: the command works from the block store alone. Its catalog is an empty one in memory, the
+   * configured one is never opened (nor are its lock leases), and no metadata object is written.
+   */
+  readonly catalogInMemory: boolean;
 
   constructor(
     readonly args: Args,
@@ -67,7 +74,10 @@ export class CommandContext {
     /** The command line as the lock leases record it (`backup file:///... vm`). */
     command = "",
   ) {
-    this.locks = openLocks(config, command, (why) => this.leaseLost(why));
+    this.catalogInMemory = args.fromStore === true;
+    this.locks = this.catalogInMemory
+      ? fileLocks(config.defaults.lockDir)
+      : openLocks(config, command, (why) => this.leaseLost(why));
     // The command that continues an interrupted job must find the same configuration.
     this.interruption = new Interruption(["backy2", ...(flags.configFile ? ["-c", flags.configFile] : [])]);
     this.backend = new LazyStore(() => openBackend({ config, log }));
@@ -127,10 +137,12 @@ export class CommandContext {
 
   private catalogOpener(): LazyCatalog {
     const { meta } = this.config;
-    this.lazyCatalog ??= new LazyCatalog(
-      catalogKind(meta),
-      () => openCatalog(meta, this.createsCatalog || isFirstUseOfEmbeddedDefault(this.config)),
-    );
+    this.lazyCatalog ??= this.catalogInMemory
+      ? new LazyCatalog("sqlite", () => Promise.resolve(openSqliteCatalog(":memory:", IN_MEMORY)))
+      : new LazyCatalog(
+        catalogKind(meta),
+        () => openCatalog(meta, this.createsCatalog || isFirstUseOfEmbeddedDefault(this.config)),
+      );
     return this.lazyCatalog;
   }
 
@@ -169,6 +181,7 @@ export class CommandContext {
         },
       ),
       log: this.log,
+      staleMeta: this.catalogInMemory ? undefined : new Set(),
       locks: this.locks,
       interruption: this.interruption,
       report: this.report,
@@ -176,6 +189,16 @@ export class CommandContext {
       openSource: (url) => openSource(url, config),
       openTarget: (url, sizeBytes, force) => openTarget(url, sizeBytes, force, config),
     };
+  }
+
+  /**
+   * Writes the metadata objects of the versions this command changed (src/meta/sync.ts); returns how many.
+   * Nothing (and no code loaded) when the command changed none.
+   */
+  async writeStaleMeta(): Promise<number> {
+    if (!this.built?.staleMeta?.size) return 0;
+    const { writeStale } = await import("../meta/sync.ts");
+    return await writeStale(this.built);
   }
 
   private hasher(algorithm: string): Hasher {
@@ -204,6 +227,8 @@ export class CommandContext {
     Deno.exit(Exit.failed);
   }
 }
+
+const IN_MEMORY = { engine: "a catalog in memory", create: true };
 
 /**
  * The embedded default creates its catalog on first use, but only next to an empty or absent block store: a

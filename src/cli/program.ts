@@ -151,7 +151,16 @@ async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outco
     // Opened before the command runs, so that a catalog that cannot be used changes nothing.
     if (!OPENS_OWN_CATALOG.has(name)) await ctx.openCatalog();
     log.debug(`backup.${name.replaceAll("-", "_")}(**${JSON.stringify(ctx.args)})`);
-    const code = await command(ctx);
+    let code: number;
+    try {
+      code = await command(ctx);
+    } catch (error) {
+      // A failed command may still have changed versions (a restore that invalidated blobs): their objects
+      // are written all the same, and the command's own error is the one reported.
+      await ctx.writeStaleMeta().catch((failure) => log.error(describe(failure)));
+      throw error;
+    }
+    await ctx.writeStaleMeta();
     const signal = ctx.interruption.signal;
     if (signal !== null && code === Exit.ok && !SERVERS.has(name)) {
       const message = `Interrupted by ${signal} after the command had done its work.`;

@@ -6,7 +6,8 @@
  * Crash safety: blobs are flushed (one syncfs per batch) before their references enter the catalog, and the
  * in-progress block map (the draft) is saved with the first batch and then every 2 s at most, so
  * a killed backup leaves an invalid version that `backup -c` completes from the last saved draft. The version
- * turns valid in the same transaction that commits its block map. A signal stops the reads; the blobs in
+ * turns valid in the same transaction that commits its block map, after its metadata object is durable in the
+ * block store. A signal stops the reads; the blobs in
  * flight are written, made durable and recorded with the draft before the run reports the `backup -c`
  * command that continues it.
  */
@@ -29,6 +30,7 @@ import { type Hint, HINT_READ, HINT_SPARSE, markHintedBlocks, readHints } from "
 import { autoTags } from "./auto_tags.ts";
 import { engineFor, isConfiguredLayout, layoutOf } from "./version_layout.ts";
 import { humanize } from "../output/humanize.ts";
+import { type CommitCatalog, commitWithMeta } from "../meta/sync.ts";
 
 export interface BackupRequest {
   sourceUrl: string;
@@ -58,6 +60,7 @@ export type BackupCatalog =
   & BlockMapRole
   & BlobRole
   & StatsRole
+  & CommitCatalog
   & Transactional<BlobRole & BlockMapRole>;
 type BackupEngine = EngineWith<BackupCatalog>;
 
@@ -188,7 +191,7 @@ class BackupRun {
       this.engine.log.info(`New invalid version: ${version.uid} (Tags: [${tags.join(",")}])`);
       return { uid: version.uid, exitCode: Exit.dataBackend };
     }
-    await catalog.commitVersion(version.uid, map);
+    await commitWithMeta(this.engine, version.uid, map);
     this.engine.log.info(writtenSummary(this.counters));
     this.engine.log.info(`New version: ${version.uid} (Tags: [${tags.join(",")}])`);
     return { uid: version.uid, exitCode: Exit.ok };

@@ -38,6 +38,11 @@ export interface Engine {
   locks: LockManager;
   /** Set by SIGINT, SIGTERM or SIGHUP; long jobs check it between blocks. */
   interruption: Interruption;
+  /**
+   * Versions whose metadata object in the store no longer matches the catalog (src/meta/sync.ts); the CLI
+   * writes them again before the command ends. Absent where nothing is written back (a catalog in memory).
+   */
+  staleMeta?: Set<string>;
   /** Where the pipelines count what they did (for `--json` results and metrics); absent in some unit tests. */
   report?: RunReport;
   /** The shared hasher of `algorithm` (default: the configured hash function). */

@@ -31,9 +31,15 @@ import { codecById, PLAIN_CODEC } from "../store/codecs.ts";
 import { BackyError, versionLocked } from "../util/errors.ts";
 import { newBlobUid } from "../store/blob_uid.ts";
 import type { EngineWith } from "./engine.ts";
+import { type CommitCatalog, commitWithMeta } from "../meta/sync.ts";
 
 /** The catalog roles a migration uses. */
-export type MigrationCatalog = VersionRole & BlockMapRole & BlobRole & Transactional<BlobRole & BlockMapRole>;
+export type MigrationCatalog =
+  & VersionRole
+  & BlockMapRole
+  & BlobRole
+  & CommitCatalog
+  & Transactional<BlobRole & BlockMapRole>;
 type Engine = EngineWith<MigrationCatalog>;
 import { invalidateBlob } from "./invalidate.ts";
 import { engineFor } from "./version_layout.ts";
@@ -168,7 +174,7 @@ class Migration {
           `${this.missingBlocks} blocks could not be read. The new version ${uid} lacks them and stays invalid.`,
       );
     }
-    await catalog.commitVersion(uid, this.map);
+    await commitWithMeta(this.engine, uid, this.map);
     log.info(`Migrated version ${this.old.uid} to ${this.target.label}. New version: ${uid}.`);
     return uid;
   }

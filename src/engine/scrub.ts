@@ -22,6 +22,7 @@ import { invalidateBlob } from "./invalidate.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
 import { engineFor } from "./version_layout.ts";
+import { markStale } from "../meta/stale.ts";
 
 export interface ScrubRequest {
   uid: string;
@@ -43,6 +44,7 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
   if (version.inProgress || map.length !== version.size || map.includes(0)) {
     log.error("Version is incomplete.");
     await catalog.setVersionValid(version.uid, false);
+    markStale(engine, [version.uid]);
     log.info(`Marked version invalid (UID ${version.uid})`);
     return failed(engine, "Version is incomplete.");
   }
@@ -65,9 +67,17 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
       const complete = request.percentile >= 100;
       const invalidRefs = [...refs.values()].filter((ref) => !ref.valid).map((ref) => ref.id);
       // Only what changes is written: a clean scrub of a valid version needs no write lock at all.
-      if (complete && invalidRefs.length > 0) await catalog.revalidate(invalidRefs);
+      // Other versions sharing revalidated blobs keep them invalid in their objects until those are written
+      // again (check-store --repair): safe, since a rebuilt catalog then never deduplicates onto them.
+      if (complete && invalidRefs.length > 0) {
+        await catalog.revalidate(invalidRefs);
+        markStale(engine, [version.uid]);
+      }
       if (complete || invalidRefs.length === 0) {
-        if (!version.valid) await catalog.setVersionValid(version.uid, true);
+        if (!version.valid) {
+          await catalog.setVersionValid(version.uid, true);
+          markStale(engine, [version.uid]);
+        }
         log.info(`Marked version valid: ${version.uid}`);
       }
       return Exit.ok;
