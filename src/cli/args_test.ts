@@ -7,11 +7,11 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { formatHelp, formatUsage, parseArgs, type ParseResult, type ProgramSpec, pyRepr, wrapText } from "./args.ts";
 import { BACKY2_SPEC } from "./spec.ts";
 
-// Not backy2's usage: `--json`, `nbd` and `enforce` are this tool's additions (backy2's help never had them).
+// Not backy2's usage: `--json`, `nbd`, `enforce`, `rebuild-catalog`, ... are this tool's additions (backy2's help never had them).
 const TOP_USAGE = "usage: backy2 [-h] [-v] [-d] [-m] [-s] [-r] [--json] [-V] [-c CONFIGFILE]\n" +
   "              {initdb,backup,restore,protect,unprotect,rm,scrub,export,import,cleanup,ls,stats,diff-meta,du," +
   "fuse,rekey,migrate-encryption,add-tag,remove-tag,expire,due,sla,migrate-catalog,nbd,enforce,completion," +
-  "migrate-compression,locks}\n" +
+  "migrate-compression,locks,rebuild-catalog,check-store}\n" +
   "              ...\n";
 
 const BACKUP_USAGE = "usage: backy2 backup [-h] [-s SNAPSHOT_NAME] [-r RBD] [-f FROM_VERSION]\n" +
@@ -107,7 +107,14 @@ Deno.test("a value option may end a cluster, with its value attached or followin
   const following = run("-mc", "FILE", "ls");
   assertEquals([following.globals.machineOutput, following.globals.configfile], [true, "FILE"]);
   const restore = run("restore", "-sfc", "5", "uid", "file:///t");
-  assertEquals(restore.args, { sparse: true, force: true, continueFrom: "5", version_uid: "uid", target: "file:///t" });
+  assertEquals(restore.args, {
+    sparse: true,
+    force: true,
+    continueFrom: "5",
+    fromStore: false,
+    version_uid: "uid",
+    target: "file:///t",
+  });
 });
 
 Deno.test("backup accepts an empty --expire value and options after the positionals", () => {
@@ -129,7 +136,13 @@ Deno.test("backup accepts an empty --expire value and options after the position
 
 Deno.test("defaults of the subcommand options", () => {
   assertEquals(run("restore", "u", "t").args.continueFrom, "0");
-  assertEquals(run("scrub", "u").args, { source: undefined, percentile: "100", version_uid: "u" });
+  assertEquals(run("scrub", "u").args, { source: undefined, percentile: "100", fromStore: false, version_uid: "u" });
+  assertEquals(run("scrub", "--from-store").args, {
+    source: undefined,
+    percentile: "100",
+    fromStore: true,
+    version_uid: undefined,
+  });
   assertEquals(run("due").args, {
     schedulers: "daily,weekly,monthly",
     fields: "name,schedulers,expire_date,due_since",
@@ -366,6 +379,8 @@ Deno.test("the spec lists the reference subcommands in order, then ours: migrate
     "completion",
     "migrate-compression",
     "locks",
+    "rebuild-catalog",
+    "check-store",
   ]);
   assertEquals(BACKY2_SPEC.globals.map((o) => `${o.short}/${o.long}`), [
     "-v/--verbose",

@@ -1,6 +1,9 @@
 /**
  * `backy2 restore VERSION_UID TARGET` with `-s -f -c`. A key that cannot decrypt the blobs ends the
  * restore as backy2 ends it on a failed read from the data backend: one line, exit 6.
+ *
+ * With `--from-store` the version comes from its metadata object in the block store, into a catalog in
+ * memory: the configured catalog is neither needed nor opened (nor created), for a restore after losing it.
  */
 import type { CommandContext } from "./context.ts";
 import { restore } from "../engine/restore.ts";
@@ -14,6 +17,7 @@ export async function restoreCommand(ctx: CommandContext): Promise<number> {
   ctx.result.uid = uid;
   ctx.report.declare("blocks_written", "bytes_written", "blocks_sparse", "bytes_sparse", "blocks_missing");
   await ctx.openStore();
+  if (ctx.catalogInMemory) await (await import("../meta/from_store.ts")).loadVersion(ctx.engine, uid);
   try {
     return await restore(ctx.engine, {
       uid,

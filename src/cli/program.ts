@@ -58,12 +58,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   nbd: async () => (await import("./cmd_nbd.ts")).nbd,
   enforce: async () => (await import("./cmd_enforce.ts")).enforce,
   locks: async () => (await import("./cmd_locks.ts")).locks,
+  "rebuild-catalog": async () => (await import("./cmd_rebuild_catalog.ts")).rebuildCatalogCommand,
+  "check-store": async () => (await import("./cmd_check_store.ts")).checkStoreCommand,
 };
 
 /** Commands that change nothing: a signal ends them at once. */
 const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export", "locks"]);
 /** Commands that create their catalog (or fill a new one) and open it themselves. */
-const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog", "locks"]);
+const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog", "locks", "rebuild-catalog"]);
 /** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
 const SERVERS = new Set(["fuse", "nbd"]);
 

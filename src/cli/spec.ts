@@ -1,6 +1,7 @@
 /**
  * The whole command line surface of backy2 2.13.8 as a declarative {@link ProgramSpec} for the argparse
- * work-alike in `args.ts`, plus this tool's own additions (`--json`, `migrate-catalog`, `enforce`, `locks`).
+ * work-alike in `args.ts`, plus this tool's own additions (`--json`, `migrate-catalog`, `enforce`, `locks`, the
+ * metadata objects' `rebuild-catalog`, `check-store` and `--from-store`).
  *
  * Order matters: options and subcommands appear in usage and help in the order listed here, and
  * ambiguous-prefix errors name the candidates in this order, exactly as argparse does.
@@ -77,11 +78,25 @@ const RESTORE = command("restore", "Restore a given backup to a given target.", 
   flag("-s", "--sparse", "sparse", "Only write blocks that contain data (skip sparse blocks)"),
   flag("-f", "--force", "force", "Overwrite an existing file, device or rbd image"),
   value("-c", "--continue-from", "continueFrom", "Continue from this block id (after a partly failed restore)", "0"),
+  flag(
+    undefined,
+    "--from-store",
+    "fromStore",
+    "Read the version from its metadata object in the data backend; no catalog is needed or opened",
+  ),
 ]);
 
-const SCRUB = command("scrub", "Scrub a given backup and check for consistency.", [versionUid()], [
+const SCRUB = command("scrub", "Scrub a given backup and check for consistency.", [
+  pos("version_uid", "Version uid (with --from-store and none: every metadata object)", true),
+], [
   value("-s", "--source", "source", "Also compare the backup with this source (url-like, as in backup)"),
   value("-p", "--percentile", "percentile", "Check only this percentage of the blocks (0..100)", "100"),
+  flag(
+    undefined,
+    "--from-store",
+    "fromStore",
+    "Check metadata objects in the data backend against their blobs, without the catalog",
+  ),
 ]);
 
 const CLEANUP = command("cleanup", "Delete blobs that no version references any more.", [], [
@@ -211,11 +226,23 @@ const COMMANDS: CommandSpec[] = [
   command("locks", "List the locks other backy2 processes hold (with a PostgreSQL catalog: on every host).", [], [
     fieldsOption(LOCKS_FIELDS),
   ]),
+  command(
+    "rebuild-catalog",
+    "Rebuild the catalog (created if missing) from the metadata objects in the data backend; " +
+      "versions it has already are skipped.",
+    [],
+  ),
+  command(
+    "check-store",
+    "List differences between the catalog and the metadata objects in the data backend.",
+    [],
+    [flag(undefined, "--repair", "repair", "Write missing, stale or damaged metadata objects again from the catalog")],
+  ),
 ];
 
 /**
  * backy2's program surface: global options, then the 22 reference subcommands plus `migrate-catalog`,
- * `nbd`, `enforce`, `completion`, `migrate-compression` and `locks`. The epilog (not in backy2) points to the settings that
+ * `nbd`, `enforce`, `completion`, `migrate-compression`, `locks`, `rebuild-catalog` and `check-store`. The epilog (not in backy2) points to the settings that
  * have no flag.
  */
 export const BACKY2_SPEC: ProgramSpec = {
