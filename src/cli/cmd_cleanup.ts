@@ -1,7 +1,11 @@
-/** `backy2 cleanup [-f] [-p PREFIX] [--dangerous-force]`: deletes the blobs that no version uses any more. */
+/**
+ * `backy2 cleanup [-f] [-p PREFIX] [--dangerous-force]`: deletes the blobs that no version uses any more. A full
+ * cleanup that finds blobs the catalog references missing from the data backend does its work, names them and
+ * ends with exit 6.
+ */
 import type { CommandContext } from "./context.ts";
 import { fastCleanup, fullCleanup } from "../engine/cleanup.ts";
-import { BackyError } from "../util/errors.ts";
+import { BackyError, Exit } from "../util/errors.ts";
 
 export async function cleanup(ctx: CommandContext): Promise<number> {
   const prefix = ctx.string("prefix");
@@ -17,8 +21,12 @@ export async function cleanup(ctx: CommandContext): Promise<number> {
   ctx.report.declare("blobs_deleted");
   await ctx.openStore();
   if (ctx.flag("full")) {
+    ctx.report.declare("blobs_missing");
     ctx.report.set("blobs_deleted", await fullCleanup(ctx.engine, prefix, force));
-    return 0;
+    const missing = ctx.report.get("blobs_missing");
+    if (missing === 0) return 0;
+    ctx.report.fail(`${missing} blobs the catalog references are missing from the data backend.`);
+    return Exit.dataBackend;
   }
   if (prefix !== undefined) ctx.log.warning("--prefix is only used by a full cleanup (--full); ignoring it.");
   ctx.report.set("blobs_deleted", await fastCleanup(ctx.engine, force));

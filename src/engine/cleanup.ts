@@ -15,11 +15,17 @@
  * be writing blobs it has not recorded, so unreferenced blobs younger than `cleanup_grace_hours` stay; the
  * cut-off is taken before the catalog is read, so an older blob was written at least that long before the
  * catalog's answer.
+ *
+ * Full cleanup also tells the two ways catalog and store can disagree apart: blobs nothing references are
+ * deleted, while blobs the catalog references that the store lacks are counted and named (`scrub` finds the
+ * versions). Blobs that a version header names whose version the catalog lacks are kept: they may be all that
+ * is left of a version `rebuild-catalog` can bring back. Page objects no header names go (src/meta/sweep.ts).
  */
 import type { CleanupRole, VersionRole } from "../catalog/catalog.ts";
 import type { EngineWith } from "./engine.ts";
 import { BackyError, heldBy } from "../util/errors.ts";
 import { now } from "../util/clock.ts";
+import { type StoreInventory, storeInventory, sweepPages } from "../meta/sweep.ts";
 
 const GRACE_SECONDS = 3600;
 const CHUNK = 1000;
@@ -63,11 +69,9 @@ export async function fastCleanup(engine: EngineWith<CleanupRole>, dangerousForc
  * half of the blobs it looks at: that is what a wrong or new, empty catalog in place of the real one would do.
  * The catalog forgets the blobs before their files go, so a crash in between leaves only orphan files.
  */
-export async function fullCleanup(
-  engine: EngineWith<CleanupRole & Pick<VersionRole, "listVersions">>,
-  prefix: string | undefined,
-  force: boolean,
-): Promise<number> {
+type FullEngine = EngineWith<CleanupRole & Pick<VersionRole, "listVersions">>;
+
+export async function fullCleanup(engine: FullEngine, prefix: string | undefined, force: boolean): Promise<number> {
   const { catalog, log, locks, store } = engine;
   await using _lease = await locks.acquire(
     "backy",
@@ -77,15 +81,21 @@ export async function fullCleanup(
   const grace = engine.settings.cleanupGraceSeconds;
   const cutoff = now().getTime() - grace * 1000;
   const used = await catalog.usedBlobUids(prefix);
+  const notListed = new Set(used);
+  const inventory = await storeInventory(store, new Set((await catalog.listVersions()).map((version) => version.uid)));
   let total = 0;
   let young = 0;
+  let kept = 0;
   const unused: string[] = [];
   for await (const { uid, modified } of store.list(prefix)) {
     total++;
-    if (used.has(uid)) continue;
-    if (modified.getTime() > cutoff) young++;
+    if (used.has(uid)) notListed.delete(uid);
+    else if (inventory.orphanBlobs.has(uid)) kept++;
+    else if (modified.getTime() > cutoff) young++;
     else unused.push(uid);
   }
+  reportOrphans(engine, inventory, kept);
+  reportMissing(engine, notListed);
   if (!force) refuseMassDeletion(unused.length, total, (await catalog.listVersions()).length === 0);
   const stillUsed = await catalog.dropUnusedBlobs(prefix);
   const doomed = unused.filter((uid) => !stillUsed.has(uid));
@@ -101,9 +111,34 @@ export async function fullCleanup(
         "a backup may still be writing them.",
     );
   }
+  await sweepPages(store, inventory, cutoff, log);
   const unfinished = await store.removeUnfinished(prefix);
   if (unfinished > 0) log.info(`Cleanup: Removed ${unfinished} unfinished blob writes (*.blob.tmp)`);
   return doomed.length;
+}
+
+function reportOrphans(engine: FullEngine, inventory: StoreInventory, kept: number): void {
+  const headers = inventory.orphanHeaders;
+  if (headers.length > 0) {
+    engine.log.warning(
+      `Cleanup: kept ${kept} blobs that ${headers.length} version headers without a version in the catalog ` +
+        `name (${headers.slice(0, 3).join(", ")}); see check-store, rebuild-catalog.`,
+    );
+  }
+  for (const problem of inventory.unreadable) {
+    engine.log.warning(`Cleanup: cannot tell which blobs or pages ${problem.object} names: ${problem.message}`);
+  }
+}
+
+/** Blobs the catalog references that the store does not list: lost data, which no cleanup can fix. */
+function reportMissing(engine: FullEngine, missing: Set<string>): void {
+  engine.report?.set("blobs_missing", missing.size);
+  if (missing.size === 0) return;
+  const examples = [...missing].sort().slice(0, 3).join(", ");
+  engine.log.error(
+    `Cleanup: ${missing.size} blobs the catalog references are missing from the data backend (${examples}` +
+      `${missing.size > 3 ? ", ..." : ""}); scrub the versions that use them.`,
+  );
 }
 
 function refuseMassDeletion(remove: number, total: number, noVersions: boolean): void {
