@@ -235,7 +235,12 @@ Deno.test({
 
       const catalog = `${home}/.local/share/backy2/backy.sqlite`;
       const blobs = await filesBelow(`${home}/.local/share/backy2/data`);
-      assertEquals(blobs.length, 1, "the blob of the first backup (one 4 MiB block)");
+      assertEquals(
+        blobs.filter((path) => path.endsWith(".blob")).length,
+        1,
+        "the blob of the first backup (one 4 MiB block)",
+      );
+      assertEquals(blobs.filter((path) => path.endsWith(".meta")).length, 2, "the version's header and page object");
       await Deno.remove(catalog);
       for (const args of [["ls"], ["cleanup", "--full"]]) {
         const result = await asNobody(args);

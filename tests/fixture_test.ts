@@ -244,6 +244,30 @@ fixtureTest("migrate-catalog run again skips every version with a warning and du
   await catalog.matchesGolden("ls_ms", ["-ms", "ls"]);
 });
 
+fixtureTest(
+  "a migrated backy2 store gets its metadata objects (check-store --repair for one migrated before them), and " +
+    "rebuild-catalog from them alone gives the reference's listings and restores",
+  async (fixture) => {
+    const catalog = await fixture.migrated("deno");
+    expectRun(await catalog.run(["check-store"]), { code: 0, stderr: "" }, "migrate-catalog wrote every object");
+    // As if the catalog had been migrated before this tool wrote objects.
+    await Deno.remove(`${fixture.dir}/data/meta`, { recursive: true });
+    const old = await catalog.run(["-ms", "check-store"]);
+    expectRun(old, { code: 20 });
+    assertEquals(old.stdout.split("\n").filter((line) => line.includes("|missing|")).length, 9);
+    expectRun(await catalog.run(["check-store", "--repair"]), { code: 0, stderr: "" });
+    for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(`${fixture.dir}/deno.sqlite${suffix}`).catch(() => {});
+    const rebuilt = await catalog.run(["rebuild-catalog"]);
+    expectRun(rebuilt, { code: 0, stderr: "" });
+    for (const [name, args] of GOLDEN_REPORTS.filter(([name]) => name.startsWith("ls"))) {
+      await catalog.matchesGolden(name, args);
+    }
+    const v2 = version(2);
+    await catalog.matchesGolden("restore_v2", ["restore", v2.uid, `file://${fixture.dir}/restore-v2.img`]);
+    assertEquals(await sha256File(`${fixture.dir}/restore-v2.img`), v2.restore_sha256);
+  },
+);
+
 // ---- Restore and scrub ----
 
 fixtureTest(

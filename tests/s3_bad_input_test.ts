@@ -21,6 +21,7 @@ import {
   bucketKeys,
   createBucket,
   gatewayOrFailingTest,
+  metaKeys,
   removeBucket,
   replaceDataBackend,
   s3DataBackend,
@@ -161,10 +162,11 @@ if (gateway) {
   });
 }
 
-/** What must not change: the versions as `ls` lists them, the bucket's objects, no restore target. */
+/** What must not change: the versions as `ls` lists them, the bucket's objects (blobs and metadata), no restore target. */
 async function state(sb: Sandbox, bucket: string): Promise<unknown> {
   const ls = await sb.run(["-m", "ls"]);
   expectRun(ls, { code: 0, stderr: "" });
   const restored = await Deno.stat(sb.path("restored.img")).then(() => true, () => false);
-  return { ls: ls.stdout, keys: await bucketKeys(gateway!, bucket), restored };
+  const meta = [await metaKeys(gateway!, bucket), await metaKeys(gateway!, bucket, "pages")];
+  return { ls: ls.stdout, keys: await bucketKeys(gateway!, bucket), meta, restored };
 }

@@ -84,8 +84,20 @@ export async function removeBucket(gateway: Gateway, bucket: string): Promise<vo
   if (!output.success) throw new Error(`removing bucket ${bucket} failed: ${decoder.decode(output.stderr)}`);
 }
 
-/** Every key in the bucket, as curl sees it (ListObjectsV2, all pages). */
+/** The blob keys in the bucket (every key but the `meta/...` ones of the metadata objects), as curl sees them. */
 export async function bucketKeys(gateway: Gateway, bucket: string): Promise<string[]> {
+  return (await allKeys(gateway, bucket)).filter((key) => !key.includes("/"));
+}
+
+/** The names of the metadata objects of `kind` in the bucket (keys `meta/{kind}/NAME`): version uids by default. */
+export async function metaKeys(gateway: Gateway, bucket: string, kind = "versions"): Promise<string[]> {
+  const prefix = `meta/${kind}/`;
+  const keys = (await allKeys(gateway, bucket)).filter((key) => key.startsWith(prefix));
+  return keys.map((key) => key.slice(prefix.length));
+}
+
+/** Every key in the bucket, as curl sees it (ListObjectsV2, all pages). */
+async function allKeys(gateway: Gateway, bucket: string): Promise<string[]> {
   const keys: string[] = [];
   for (let page = 0; page < 10_000; page++) {
     // start-after rather than the continuation token, whose characters curl's signing does not encode alike.
@@ -180,6 +192,17 @@ export function referencedBlobUids(catalogPath: string): string[] {
     const query = "SELECT DISTINCT uid FROM blobs WHERE uid IS NOT NULL AND refs > 0";
     const rows = db.prepare(query).all() as { uid: string }[];
     return rows.map((row) => row.uid).sort();
+  } finally {
+    db.close();
+  }
+}
+
+/** The uids of the committed versions (those that have a header), sorted. */
+export function committedVersionUids(catalogPath: string): string[] {
+  const db = new DatabaseSync(catalogPath, { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT uid FROM versions WHERE draft IS NULL ORDER BY uid").all() as { uid: string }[];
+    return rows.map((row) => row.uid);
   } finally {
     db.close();
   }

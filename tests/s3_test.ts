@@ -4,7 +4,8 @@
  * with and without encryption; the cleanup grace period for objects no catalog references yet; a backup
  * interrupted by SIGINT and continued with `backup -c`; and a backy2 2.13.8 setup moved over: its blobs
  * uploaded flat into a bucket as backy2's S3 backend lays them out, its catalog migrated, every version
- * restored byte for byte. The bucket is inspected with curl, not with backy2's client.
+ * restored byte for byte; the catalog lost and rebuilt from the bucket's headers and page objects. The bucket is
+ * inspected with curl, not with backy2's client.
  */
 import {
   assert,
@@ -26,11 +27,13 @@ import {
 } from "./helpers.ts";
 import {
   bucketKeys,
+  committedVersionUids,
   createBucket,
   curlS3,
   type Gateway,
   gatewayOrFailingTest,
   getObject,
+  metaKeys,
   putObjects,
   referencedBlobUids,
   removeBucket,
@@ -75,10 +78,16 @@ async function ok(sb: Sandbox, args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** The bucket holds exactly the blobs the catalog's committed versions reference. */
+/**
+ * The bucket holds exactly the blobs the catalog's committed versions reference, one header per committed
+ * version, and page objects.
+ */
 async function assertBucketMatchesCatalog(sb: Sandbox, bucket: string, when: string): Promise<string[]> {
   const keys = await bucketKeys(gateway!, bucket);
   assertEquals(keys, referencedBlobUids(sb.path("backy.sqlite")), `bucket vs catalog ${when}`);
+  const versions = committedVersionUids(sb.path("backy.sqlite"));
+  assertEquals(await metaKeys(gateway!, bucket), versions, `headers vs versions ${when}`);
+  if (versions.length > 0) assert((await metaKeys(gateway!, bucket, "pages")).length > 0, `page objects ${when}`);
   return keys;
 }
 
@@ -195,6 +204,32 @@ if (gateway) {
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assertMatch(await ok(sb, ["cleanup", "-f"]), /Cleanup: Removed 1 blobs/);
       assertEquals(await bucketKeys(gw, bucket), referenced);
+    });
+  });
+
+  Deno.test("S3: restore --from-store and rebuild-catalog bring every version back from the bucket alone", async () => {
+    await withBucket("rebuild", [], async (sb, bucket, gw) => {
+      const rng = new Rng(testSeed());
+      await Deno.writeFile(sb.path("a.img"), image(rng, 12));
+      const plain = await sb.backup(["-t", "one,two", sb.url("a.img"), "vm"]);
+      await useEncryption(sb);
+      await Deno.writeFile(sb.path("b.img"), image(rng, 10));
+      const secret = await sb.backup(["-e", "2031-01-01", sb.url("b.img"), "db"]);
+      await ok(sb, ["protect", secret]);
+      assertEquals(await metaKeys(gw, bucket), [plain, secret].sort(), "one header per version");
+      assertEquals((await metaKeys(gw, bucket, "pages")).length, 2, "and the page object of each");
+      const before = await sb.versions();
+      for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(sb.path(`backy.sqlite${suffix}`)).catch(() => {});
+      await ok(sb, ["restore", "--from-store", secret, sb.url("b.first")]);
+      await assertSameFile(sb.path("b.first"), sb.path("b.img"), "restore --from-store without a catalog");
+      assertMatch(await ok(sb, ["rebuild-catalog"]), /Rebuilt 2 of 2 versions from the data backend/);
+      assertEquals(await sb.versions(), before, "-m ls after the rebuild");
+      for (const [uid, source] of [[plain, "a.img"], [secret, "b.img"]]) {
+        await sb.restore(uid, `${source}.restored`);
+        await assertSameFile(sb.path(`${source}.restored`), sb.path(source), `restore of ${uid} after the rebuild`);
+      }
+      await ok(sb, ["check-store"]);
+      await assertBucketMatchesCatalog(sb, bucket, "after the rebuild");
     });
   });
 
