@@ -1,7 +1,7 @@
 /**
  * `backy2 rebuild-catalog`: rebuilds the catalog of `[MetaBackend]` from the version headers and page objects in
  * the block store of `[DataBackend]` (src/meta/rebuild.ts), creating it when it is missing or empty (a
- * PostgreSQL database must exist; its tables are created). Ends with one summary line; exit 0 when every
+ * missing PostgreSQL database too, when the catalog's user may create one). Ends with one summary line; exit 0 when every
  * version was imported whole (or was in the catalog already), 100 when one was skipped or came back invalid
  * because blobs are missing. The stats history is not rebuilt.
  */

@@ -91,6 +91,14 @@ export class CommandContext {
     await this.backend.open();
   }
 
+  /** For the commands that create a catalog: creates its PostgreSQL database when it is missing. */
+  async ensureCatalogDatabase(): Promise<void> {
+    if (this.catalogInMemory || this.config.meta.sqlitePath !== null) return;
+    const { ensureDatabase } = await import("../catalog/postgres/connect.ts");
+    const { parsePgUrl } = await import("../catalog/postgres/url.ts");
+    await ensureDatabase(parsePgUrl(this.config.meta.engine));
+  }
+
   /** Writes to stdout as is. */
   print(text: string): void {
     this.printed = true;

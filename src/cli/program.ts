@@ -66,6 +66,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 const READ_ONLY = new Set(["ls", "stats", "diff-meta", "du", "due", "sla", "export", "locks"]);
 /** Commands that create their catalog (or fill a new one) and open it themselves. */
 const OPENS_OWN_CATALOG = new Set(["initdb", "migrate-catalog", "locks", "rebuild-catalog"]);
+/** Commands that create the catalog: a missing PostgreSQL database is created before their first lease needs it. */
+const CREATES_CATALOG = new Set(["initdb", "migrate-catalog", "rebuild-catalog"]);
 /** Servers: they run until a stop signal, so ending on one (cleanly) is their success. */
 const SERVERS = new Set(["fuse", "nbd"]);
 
@@ -142,6 +144,7 @@ function stopHandlers(
 async function runCommand(name: string, ctx: CommandContext): Promise<Pick<Outcome, "code" | "error">> {
   const { log } = ctx;
   try {
+    if (CREATES_CATALOG.has(name)) await ctx.ensureCatalogDatabase();
     // `locks` only looks, and holding `backy` itself would hide the other holders of `backy` from it.
     await using _lease = name === "locks" ? null : await ctx.locks.acquire(
       "backy",

@@ -21,7 +21,10 @@ import { pageObjectRole } from "./page_objects.ts";
 const POOL_SIZE = 4;
 
 export interface PgOpenOptions {
-  /** Create the schema in an empty database (initdb, migrate-catalog); false: a missing one is an error. */
+  /**
+   * Create the schema in an empty database, and the database when it is missing (initdb, migrate-catalog,
+   * rebuild-catalog); false: a missing one is an error.
+   */
   create: boolean;
   /** initdb: refuse a database that has the schema already. */
   mustBeNew?: boolean;
@@ -42,7 +45,7 @@ function roles(scope: PgScope): CatalogRoles {
 
 export async function openPostgresCatalog(engine: string, options: PgOpenOptions): Promise<Catalog> {
   const settings = parsePgUrl(engine);
-  const sql = await connect(settings, POOL_SIZE);
+  const sql = await connect(settings, POOL_SIZE, options.create);
   try {
     if (options.mustBeNew && await schemaVersion(sql) !== 0) {
       throw new BackyError(`Catalog ${settings.shown} already exists; initdb never overwrites one.`);

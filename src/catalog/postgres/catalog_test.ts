@@ -64,6 +64,23 @@ Deno.test("postgresql: only initdb creates the schema; a newer one and a backy2 
   });
 });
 
+Deno.test("postgresql: a command that creates the catalog creates a missing database too; others do not", async () => {
+  await withDatabase(async (url) => {
+    const name = `b2t_new_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const missing = url.replace(/\/[^/?]*$/, `/${name}`);
+    await assert.rejects(openPostgresCatalog(missing, { create: false }), /does not exist; create it first/);
+    try {
+      const catalog = await openPostgresCatalog(missing, { create: true });
+      assert.deepEqual(await catalog.listVersions(), []);
+      await catalog.close();
+      await (await openPostgresCatalog(missing, { create: false })).close();
+    } finally {
+      const admin = pgClient(parsePgUrl(url), { max: 1 });
+      await run(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end());
+    }
+  });
+});
+
 Deno.test("postgresql: a wrong password, a missing database and a refused connection are one line each", async () => {
   await withDatabase(async (url) => {
     const wrong = url.replace(/:[^:@/]*@/, ":wrong@");

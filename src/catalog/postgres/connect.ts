@@ -44,15 +44,53 @@ export async function run<T>(sql: Runner, text: string, params: unknown[] = []):
   return [...await sql.unsafe(text, params as never[])] as T[];
 }
 
-/** Opens a pool and checks that the server answers; failures to reach or log in are one clear line. */
-export async function connect(settings: PgSettings, max: number): Promise<Sql> {
+/**
+ * Opens a pool and checks that the server answers; failures to reach or log in are one clear line. With
+ * `createMissing` (the commands that create a catalog), a missing database is created first.
+ */
+export async function connect(settings: PgSettings, max: number, createMissing = false): Promise<Sql> {
   const sql = pgClient(settings, { max });
   try {
     await run(sql, "SELECT 1");
     return sql;
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
-    throw connectError(settings, error);
+    if (!createMissing || codeOf(error) !== MISSING_DATABASE) throw connectError(settings, error);
+  }
+  await createDatabase(settings);
+  return await connect(settings, max);
+}
+
+/** Creates the database when it is missing (see {@link connect}). */
+export async function ensureDatabase(settings: PgSettings): Promise<void> {
+  await (await connect(settings, 1, true)).end({ timeout: 5 });
+}
+
+const MISSING_DATABASE = "3D000";
+const DUPLICATE_DATABASE = "42P04";
+
+function codeOf(error: unknown): string | undefined {
+  return (error as { code?: string } | null)?.code;
+}
+
+/**
+ * Creates the database through the server's maintenance database `postgres`, as the catalog's user (who
+ * then owns it). Another host creating it at the same moment is fine.
+ */
+async function createDatabase(settings: PgSettings): Promise<void> {
+  const admin = pgClient({ ...settings, database: "postgres" }, { max: 1 });
+  try {
+    await run(admin, `CREATE DATABASE "${settings.database.replaceAll('"', '""')}"`);
+  } catch (error) {
+    if (codeOf(error) === DUPLICATE_DATABASE) return;
+    const why = (error as { message?: string } | null)?.message ?? String(error);
+    throw new BackyError(
+      `PostgreSQL catalog ${settings.shown}: database ${settings.database} does not exist and could not be ` +
+        `created (${why}); create it first (CREATE DATABASE).`,
+      { exitCode: 1, bare: true },
+    );
+  } finally {
+    await admin.end({ timeout: 0 }).catch(() => {});
   }
 }
 
@@ -65,7 +103,7 @@ export function connectError(settings: PgSettings, error: unknown): unknown {
     case "28P01":
     case "28000":
       return line(`cannot log in as ${settings.user} (${message}).`);
-    case "3D000":
+    case MISSING_DATABASE:
       return line(`database ${settings.database} does not exist; create it first (CREATE DATABASE).`);
     case "CONNECT_TIMEOUT":
       return line(`no answer within ${settings.connectTimeout} s (connect_timeout); is the server reachable?`);
@@ -85,6 +123,6 @@ export function connectError(settings: PgSettings, error: unknown): unknown {
 
 /** A statement failed because another transaction got in the way: worth running the transaction again. */
 export function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: string } | null)?.code;
+  const code = codeOf(error);
   return code === "40001" || code === "40P01";
 }
