@@ -38,7 +38,9 @@ async function killMidway(sb: Sandbox, args: string[]): Promise<boolean> {
   let exited = false;
   finished.finally(() => exited = true);
   const deadline = Date.now() + 120_000;
-  while (!exited && Date.now() < deadline && (await sb.blobCount() < KILL_AFTER_BLOBS || recordedBlocks(sb) === 0)) {
+  while (
+    !exited && Date.now() < deadline && (await sb.blobCount() < KILL_AFTER_BLOBS || await recordedBlocks(sb) === 0)
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   if (!exited) child.kill("SIGKILL");
@@ -113,7 +115,7 @@ Deno.test("a backup killed right after its first checkpoint is continued from th
     let exited = false;
     finished.finally(() => exited = true);
     const deadline = Date.now() + 60_000;
-    while (!exited && Date.now() < deadline && recordedBlobs(sb) === 0) {
+    while (!exited && Date.now() < deadline && await recordedBlobs(sb) === 0) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     if (!exited) child.kill("SIGKILL");

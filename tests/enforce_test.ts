@@ -9,14 +9,15 @@ import {
   assertEquals,
   buildImage,
   expectRun,
+  openSandboxCatalog,
   parseMachineRows,
   Rng,
   type Sandbox,
+  sandboxLocks,
+  TEST_HOLDER,
+  testCatalogKind,
   withSandbox,
 } from "./helpers.ts";
-import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
-import type { Catalog } from "../src/catalog/catalog.ts";
-import { fileLocks } from "../src/lock/locks.ts";
 
 const NOW = { BACKY2_FAKE_NOW: "2026-01-11T00:00:00" };
 
@@ -25,15 +26,10 @@ async function backupAt(sb: Sandbox, date: string, name = "vm"): Promise<string>
   return await sb.backup([sb.url("disk.img"), name], { env: { BACKY2_FAKE_NOW: date } });
 }
 
-function openCatalog(sb: Sandbox): Catalog {
-  const path = sb.path("backy.sqlite");
-  return openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: false });
-}
-
 /** White-box: a version a backup started at `date` and never finished (in progress, invalid). */
 async function incompleteAt(sb: Sandbox, date: string): Promise<string> {
   Deno.env.set("BACKY2_FAKE_NOW", date);
-  const catalog = openCatalog(sb);
+  const catalog = await openSandboxCatalog(sb);
   try {
     return (await catalog.createVersion({
       name: "vm",
@@ -50,7 +46,7 @@ async function incompleteAt(sb: Sandbox, date: string): Promise<string> {
 }
 
 async function markInvalid(sb: Sandbox, uid: string): Promise<void> {
-  const catalog = openCatalog(sb);
+  const catalog = await openSandboxCatalog(sb);
   try {
     await catalog.setVersionValid(uid, false);
   } finally {
@@ -124,14 +120,19 @@ Deno.test("enforce: a dry run lists each version's action and reasons and remove
 Deno.test("enforce --force removes what no rule keeps through rm's lock, and reports a locked one", async () => {
   await withSandbox({ extraDefaults: ["disallow_rm_when_younger_than_days: 2"] }, async (sb) => {
     const fixture = await makeVersions(sb);
-    const locks = fileLocks(sb.dir);
+    const locks = sandboxLocks(sb);
     assert(await locks.tryAcquire(fixture.uids.B, "shared"), "the test holds B");
     const locked = await sb.run(["-m", "enforce", "--force", "latest1,days5", "vm"], { env: NOW });
     await locks.close();
     expectRun(locked, { code: 100 }, "one removal fails");
-    assert(locked.stderr.includes(`Cannot remove version ${fixture.uids.B}: 'Version ${fixture.uids.B} is locked.'`));
+    // Leases (a PostgreSQL catalog) name who holds the lock; flock files cannot.
+    const { command, pid, host } = TEST_HOLDER;
+    const holder = testCatalogKind() === "sqlite" ? "." : ` by ${command} (pid ${pid}) on host ${host} since `;
+    const isLocked = `Version ${fixture.uids.B} is locked${holder}`;
+    assert(locked.stderr.includes(`Cannot remove version ${fixture.uids.B}: '${isLocked}`), locked.stderr);
     const rows = byLetter(fixture, parseMachineRows(locked.stdout));
-    assertEquals(rows.B, ["failed", `no rule keeps it, Version ${fixture.uids.B} is locked.`]);
+    assertEquals(rows.B[0], "failed");
+    assert(rows.B[1].startsWith(`no rule keeps it, ${isLocked}`), rows.B[1]);
     assertEquals(rows.C, ["removed", "no rule keeps it"]);
 
     const forced = await sb.run(["--json", "enforce", "-f", "latest1,days5", "vm"], { env: NOW });

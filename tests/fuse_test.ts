@@ -14,6 +14,7 @@ import {
   type BlockKind,
   buildImage,
   expectRun,
+  lockRefusal,
   Rng,
   type Sandbox,
   testSeed,
@@ -170,7 +171,7 @@ fuseTest(
         // A served version cannot be removed; metadata files cannot be written; the size cannot change.
         expectRun(await sb.run(["rm", "-f", v.web1]), {
           code: 100,
-          stderr: new RegExp(`'Version ${v.web1} is locked\\.'`),
+          stderr: new RegExp(lockRefusal(`Version ${v.web1} is locked.`)),
         });
         await Deno.writeTextFile(`${mnt}/by_version_uid/${v.web1}/name`, "x").then(
           () => assert(false, "writing a metadata file must fail"),

@@ -14,6 +14,10 @@ import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
 import { openCatalog } from "../src/catalog/open_catalog.ts";
 import type { Catalog } from "../src/catalog/catalog.ts";
 import { freshDatabase } from "../src/catalog/postgres/test_server.ts";
+import { LockManager } from "../src/lock/lock_manager.ts";
+import { fileLocks } from "../src/lock/locks.ts";
+import { LeaseBackend } from "../src/lock/lease_locks.ts";
+import { parsePgUrl } from "../src/catalog/postgres/url.ts";
 
 /** The repository root (no trailing slash). */
 export const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -193,6 +197,32 @@ export function openSandboxCatalog(sb: Sandbox, create = false): Promise<Catalog
   return openCatalog({ engine, sqlitePath }, create);
 }
 
+/** The holder this test process is in the leases it takes (a PostgreSQL catalog's locks). */
+export const TEST_HOLDER = { host: "test-host", pid: Deno.pid, command: "test" };
+
+/**
+ * Locks as backy2 takes them for the sandbox's catalog, for tests that hold a lock themselves: the flock files in
+ * the sandbox (SQLite), or leases in the sandbox's PostgreSQL database held as {@link TEST_HOLDER}.
+ */
+export function sandboxLocks(sb: Sandbox): LockManager {
+  const engine = engineOf(sb.dir);
+  if (engine.startsWith("sqlite:")) return fileLocks(sb.dir);
+  return new LockManager(new LeaseBackend(parsePgUrl(engine), TEST_HOLDER, 30, () => {}));
+}
+
+const LEASE_HOLDER = String.raw`.+ \(pid \d+\) on host \S+ since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`;
+
+/**
+ * The ERROR line of a lock refusal, as a pattern: flock files name no holder; with a PostgreSQL catalog the
+ * lease names it (`Version X is locked by HOLDER.`, or `MESSAGE (held by HOLDER).` for the others).
+ */
+export function lockRefusal(message: string): string {
+  if (testCatalogKind() === "sqlite") return escapeRegExp(error(`'${message}'`));
+  const bare = message.replace(/\.$/, "");
+  const holder = /^Version \S+ is locked$/.test(bare) ? ` by ${LEASE_HOLDER}` : ` \\(held by ${LEASE_HOLDER}\\)`;
+  return escapeRegExp(error(`'${bare}`).slice(0, -1)) + holder + escapeRegExp(`.'\n`);
+}
+
 /** One row of `backy2 -m ls` (all values as printed). */
 export type VersionRow = Record<
   "date" | "name" | "snapshot_name" | "size" | "size_bytes" | "uid" | "valid" | "protected" | "tags" | "expire",
@@ -305,37 +335,64 @@ export class Sandbox {
 
   async remove(): Promise<void> {
     await Deno.remove(this.dir, { recursive: true });
+    await probeCatalogs.get(this.dir)?.then((catalog) => catalog.close());
+    probeCatalogs.delete(this.dir);
     await sandboxDatabases.get(this.dir)?.drop();
     sandboxDatabases.delete(this.dir);
   }
+}
+
+/** The catalogs the white-box probes below keep open for sandboxes on PostgreSQL, closed by `remove()`. */
+const probeCatalogs = new Map<string, Promise<Catalog>>();
+
+function probeCatalog(sb: Sandbox): Promise<Catalog> {
+  let catalog = probeCatalogs.get(sb.dir);
+  if (!catalog) probeCatalogs.set(sb.dir, catalog = openSandboxCatalog(sb));
+  return catalog;
 }
 
 /**
  * Blocks the unfinished backup has recorded in its draft block map (a white-box look into the catalog: from
  * the outside, a blob file on disk does not say whether the catalog counts it yet).
  */
-export function recordedBlocks(sb: Sandbox): number {
-  let db: DatabaseSync | null = null;
-  try {
-    db = new DatabaseSync(sb.path("backy.sqlite"), { readOnly: true });
-    const rows = db.prepare("SELECT draft FROM versions WHERE draft IS NOT NULL").all() as { draft: Uint8Array }[];
-    return rows.reduce((sum, row) => {
-      const ids = new Uint32Array(row.draft.slice().buffer);
-      return sum + ids.filter((id) => id !== 0).length;
-    }, 0);
-  } catch {
-    return 0;
-  } finally {
-    db?.close();
+export async function recordedBlocks(sb: Sandbox): Promise<number> {
+  if (testCatalogKind() === "sqlite") return sqliteCount(sb, recordedSqliteBlocks);
+  const catalog = await probeCatalog(sb);
+  let recorded = 0;
+  for (const version of await catalog.listVersions()) {
+    if (version.inProgress) recorded += (await catalog.blockMap(version.uid)).filter((id) => id !== 0).length;
   }
+  return recorded;
 }
 
-/** Blob references the catalog has recorded: none before a backup's first durable batch is checkpointed. */
-export function recordedBlobs(sb: Sandbox): number {
+/**
+ * Blob references the catalog has recorded (on PostgreSQL: those a version or a running backup uses): none
+ * before a backup's first durable batch is checkpointed.
+ */
+export async function recordedBlobs(sb: Sandbox): Promise<number> {
+  if (testCatalogKind() === "sqlite") {
+    return sqliteCount(
+      sb,
+      (db) => (db.prepare("SELECT count(*) AS n FROM blobs WHERE uid IS NOT NULL").get() as { n: number }).n,
+    );
+  }
+  return (await (await probeCatalog(sb)).usedBlobUids()).size;
+}
+
+function recordedSqliteBlocks(db: DatabaseSync): number {
+  const rows = db.prepare("SELECT draft FROM versions WHERE draft IS NOT NULL").all() as { draft: Uint8Array }[];
+  return rows.reduce((sum, row) => {
+    const ids = new Uint32Array(row.draft.slice().buffer);
+    return sum + ids.filter((id) => id !== 0).length;
+  }, 0);
+}
+
+/** A count read from the sandbox's SQLite file while a backup may be writing it; 0 when it cannot be read. */
+function sqliteCount(sb: Sandbox, count: (db: DatabaseSync) => number): number {
   let db: DatabaseSync | null = null;
   try {
     db = new DatabaseSync(sb.path("backy.sqlite"), { readOnly: true });
-    return (db.prepare("SELECT count(*) AS n FROM blobs WHERE uid IS NOT NULL").get() as { n: number }).n;
+    return count(db);
   } catch {
     return 0;
   } finally {

@@ -2,7 +2,8 @@
  * CLI tests of locking: backups of different sources run side by side; a running backup's
  * version cannot be removed, scrubbed or restored, a full cleanup refuses to run next to it, and a version
  * that a running differential backup uses as its base cannot be removed. A backup killed with SIGKILL
- * leaves lock files behind but no lock.
+ * leaves lock files behind but no lock. With a PostgreSQL catalog (BACKY2_TEST_CATALOG) the same holds for
+ * its leases, whose refusals also name the holder.
  *
  * To make "while the backup runs" deterministic, the backup is stopped with SIGSTOP once its version is
  * listed (a stopped process keeps its locks, like a busy one) and continued or killed afterwards.
@@ -20,13 +21,16 @@ import {
   expectRun,
   FAILED,
   info,
+  lockRefusal,
   Rng,
   type RunResult,
   type Sandbox,
+  sandboxLocks,
+  TEST_HOLDER,
+  testCatalogKind,
   withSandbox,
   writeUniqueImage,
 } from "./helpers.ts";
-import { fileLocks } from "../src/lock/locks.ts";
 
 const BIG_BLOCK = 64 * 1024;
 const BIG_SIZE = 256 * 1024 * 1024;
@@ -80,7 +84,7 @@ function expectLocked(sb: Sandbox, result: RunResult, args: string[], uid: strin
   expectRun(result, {
     code: 100,
     stdout: sb.commandLine(args),
-    stderr: error(`'Version ${uid} is locked.'`) + FAILED,
+    stderr: new RegExp(`^${lockRefusal(`Version ${uid} is locked.`)}${escapeRegExp(FAILED)}$`),
   }, `${args.join(" ")} while the version is locked`);
 }
 
@@ -143,14 +147,16 @@ Deno.test({
         expectRun(cleanup, {
           code: 100,
           stdout: sb.commandLine(cleanupArgs),
-          stderr: error("'Other backy instances are running.'") + FAILED,
+          stderr: new RegExp(`^${lockRefusal("Other backy instances are running.")}${escapeRegExp(FAILED)}$`),
         }, "cleanup --full next to a running backup");
       } finally {
         signal(running, "SIGKILL");
       }
       const killed = await running.done;
       assertEquals(killed.signal, "SIGKILL", "the backup was killed");
-      assert(await exists(sb.path(`backy_${uid}.lock`)), "the killed backup's lock file is still there");
+      if (testCatalogKind() === "sqlite") {
+        assert(await exists(sb.path(`backy_${uid}.lock`)), "the killed backup's lock file is still there");
+      }
 
       // The lock died with the process: the incomplete version can be scrubbed and removed now.
       const scrubArgs = ["scrub", uid];
@@ -251,9 +257,9 @@ async function unfinishedWrites(dir: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("locks lists the lock files other processes hold, as a table, with -m and with --json", async () => {
+Deno.test("locks lists the locks other processes hold, as a table, with -m and with --json", async () => {
   await withSandbox({}, async (sb) => {
-    const other = fileLocks(sb.dir);
+    const other = sandboxLocks(sb);
     try {
       assert(await other.tryAcquire("some-version", "exclusive"));
       assert(await other.tryAcquire("backy", "shared"));
@@ -268,7 +274,9 @@ Deno.test("locks lists the lock files other processes hold, as a table, with -m 
       expectRun(table, { code: 0 });
       assert(/\| some-version +\| exclusive \|/.test(table.stdout), table.stdout);
       const json = await sb.run(["--json", "locks", "-f", "name,pid"]);
-      assertEquals(JSON.parse(json.stdout), [{ name: "backy", pid: null }, { name: "some-version", pid: null }]);
+      // flock does not know who holds a lock file; a lease does.
+      const pid = testCatalogKind() === "sqlite" ? null : TEST_HOLDER.pid;
+      assertEquals(JSON.parse(json.stdout), [{ name: "backy", pid }, { name: "some-version", pid }]);
     } finally {
       await other.close();
     }

@@ -5,8 +5,17 @@
  * never the command, and node_exporter (Debian's package, unpacked by scripts/node-exporter) serves the file
  * without a scrape error.
  */
-import { assert, assertEquals, buildImage, expectRun, Rng, ROOT, type Sandbox, withSandbox } from "./helpers.ts";
-import { openSqliteCatalog } from "../src/catalog/sqlite/catalog.ts";
+import {
+  assert,
+  assertEquals,
+  buildImage,
+  expectRun,
+  openSandboxCatalog,
+  Rng,
+  ROOT,
+  type Sandbox,
+  withSandbox,
+} from "./helpers.ts";
 
 interface Sample {
   name: string;
@@ -145,8 +154,7 @@ Deno.test("metrics: a damaged blob shows in the scrub series; an old incomplete 
     await Deno.writeFile(blob, new Uint8Array(4096));
     expectRun(await sb.run(["scrub", uid]), { code: 20 }, "scrub");
     Deno.env.set("BACKY2_FAKE_NOW", "2026-01-01T00:00:00");
-    const path = sb.path("backy.sqlite");
-    const catalog = openSqliteCatalog(path, { engine: `sqlite:///${path}`, create: false });
+    const catalog = await openSandboxCatalog(sb);
     await catalog.createVersion({
       name: "vm",
       snapshotName: "",

@@ -13,6 +13,7 @@ import {
   type BlockKind,
   buildImage,
   expectRun,
+  lockRefusal,
   Rng,
   type Sandbox,
   testSeed,
@@ -113,7 +114,7 @@ Deno.test("nbd: nbdinfo lists the exports; nbdcopy and qemu-img compare match th
       // A served version is locked against rm until the server ends.
       expectRun(await sb.run(["rm", "-f", v.first]), {
         code: 100,
-        stderr: new RegExp(`'Version ${v.first} is locked\\.'`),
+        stderr: new RegExp(lockRefusal(`Version ${v.first} is locked.`)),
       });
       const stopped = await server.stop("SIGTERM");
       expectRun(stopped, { code: 0, stderr: "" });

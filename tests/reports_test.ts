@@ -4,15 +4,19 @@
  * error lines. The numbers are worked out by hand from the images' block contents.
  */
 import {
+  assert,
   assertEquals,
   type BlockKind,
   buildImage,
   COMPLETE,
   error,
+  escapeRegExp,
   expectRun,
   FAILED,
+  lockRefusal,
   Rng,
   type Sandbox,
+  sandboxLocks,
   withSandbox,
 } from "./helpers.ts";
 import type { StatsRow } from "../src/catalog/catalog.ts";
@@ -256,16 +260,16 @@ Deno.test("du of an unknown or locked version fails", async () => {
       stderr: error("'Version nope not found.'") + FAILED,
     });
     // Another process writing the version holds its lock exclusively.
-    const lockFile = await Deno.open(sb.path(`backy_${uid}.lock`), { write: true, create: true });
+    const locks = sandboxLocks(sb);
     try {
-      await lockFile.lock(true);
+      assert(await locks.tryAcquire(uid, "exclusive"), "the test holds the version");
       expectRun(await sb.run(["-m", "du", uid]), {
         code: 100,
         stdout: "",
-        stderr: error(`'Version ${uid} is locked.'`) + FAILED,
+        stderr: new RegExp(`^${lockRefusal(`Version ${uid} is locked.`)}${escapeRegExp(FAILED)}$`),
       });
     } finally {
-      lockFile.close();
+      await locks.close();
     }
     assertEquals(await machine(sb, ["-s", "du", uid]), "4096|0|0|0|4096|4096|4096\n");
   });

@@ -227,7 +227,9 @@ if (gateway) {
       let exited = false;
       output.finally(() => exited = true);
       const deadline = Date.now() + 60_000;
-      while (recordedBlocks(sb) === 0 && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (await recordedBlocks(sb) === 0 && !exited && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       proxy.rates = { reset: 1 }; // the network goes away
       const failed = await output;
       const result = {
@@ -244,7 +246,7 @@ if (gateway) {
       assertMatch(result.stdout, /WARNING: .*The write of blob \w+ failed: S3 PUT .*; retrying in/);
       const [version] = parseMachineRows((await runBacky(["-c", setup.direct, "-m", "ls"])).stdout);
       assertEquals(version.valid, "0");
-      assert(recordedBlocks(sb) > 0, "what was written before the cut is recorded");
+      assert(await recordedBlocks(sb) > 0, "what was written before the cut is recorded");
       proxy.rates = {}; // and comes back
       const continued = await sb.run(["backup", "-c", version.uid, `file://${source}`, "vm"]);
       assertEquals(continued.code, 0, describeRun(continued));

@@ -242,7 +242,9 @@ if (gateway) {
       let exited = false;
       output.finally(() => exited = true);
       const deadline = Date.now() + 60_000;
-      while (recordedBlocks(sb) === 0 && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (await recordedBlocks(sb) === 0 && !exited && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       child.kill("SIGINT");
       const interrupted = await output;
       assertEquals(interrupted.code, 130, "exit code of the interrupted backup");

@@ -140,7 +140,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
       await throttle(sb, { write: 2 * MiB });
       // A name and a snapshot name that a shell would split or choke on.
       const running = start(sb, ["backup", "-s", "snap 1", sb.url("source.img"), "vm's disk"]);
-      await running.waitFor("some blocks were recorded", () => recordedBlocks(sb) > 0);
+      await running.waitFor("some blocks were recorded", async () => await recordedBlocks(sb) > 0);
       const [version] = await sb.versions();
       assertEquals([version.name, version.valid], ["vm's disk", "0"], "the version while the backup runs");
       running.kill(signal);
@@ -161,7 +161,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
         ),
       );
       assertEquals(await temporaryBlobs(sb), [], "temporary blob files left behind");
-      assert(recordedBlocks(sb) > 0, "the draft is kept");
+      assert(await recordedBlocks(sb) > 0, "the draft is kept");
       assertEquals((await sb.version(version.uid)).valid, "0", "the interrupted version stays invalid");
 
       await throttle(sb, {});
