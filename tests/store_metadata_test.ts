@@ -39,7 +39,7 @@ async function killMidway(sb: Sandbox, args: string[]): Promise<void> {
   const child = sb.spawn(args);
   const finished = child.output();
   const deadline = Date.now() + 60_000;
-  while (recordedBlocks(sb) === 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+  while ((await recordedBlocks(sb)) === 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
   child.kill("SIGKILL");
   const result = collect(await finished, args);
   assertEquals(result.signal, "SIGKILL", "the throttled backup was still running when killed");
