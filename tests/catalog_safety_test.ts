@@ -20,6 +20,7 @@ import {
   type Sandbox,
   withSandbox,
 } from "./helpers.ts";
+import { DatabaseSync } from "node:sqlite";
 import { canMount, mountTest, withMount } from "./mounts.ts";
 
 const BS = 4096;
@@ -253,4 +254,32 @@ Deno.test({
       await Deno.remove(home, { recursive: true });
     }
   },
+});
+
+Deno.test("a block map naming a reference the catalog lacks: restore exits 6 and scrub 20, naming the block", async () => {
+  await withSandbox({ blockSize: BS }, async (sb) => {
+    const image = buildImage(new Rng(43), BS, ["random", "random", "random", "random"]);
+    await Deno.writeFile(sb.path("disk.img"), image);
+    const uid = await sb.backup([sb.url("disk.img"), "vm"]);
+    // A damaged catalog: the reference of one block is gone, its block map still names it.
+    const db = new DatabaseSync(sb.path("backy.sqlite"));
+    try {
+      const { id } = db.prepare("SELECT id FROM blobs WHERE uid IS NOT NULL ORDER BY id LIMIT 1 OFFSET 2").get() as {
+        id: number;
+      };
+      db.prepare("DELETE FROM blobs WHERE id = ?").run(id);
+    } finally {
+      db.close();
+    }
+    const restore = await sb.run(["restore", uid, sb.url("restored.img")]);
+    expectRun(
+      restore,
+      { code: 6, stderr: /Block \d of version \S+: its reference \d+ is not in the catalog/ },
+      "restore",
+    );
+    assert(!restore.stdout.includes("Backy complete."), `no "Backy complete." after exit 6`);
+    const scrub = await sb.run(["scrub", uid]);
+    expectRun(scrub, { code: 20, stderr: /Block \d of version \S+: its reference \d+ is not in the catalog/ }, "scrub");
+    assertEquals((await sb.version(uid)).valid, "0", "valid after the scrub");
+  });
 });

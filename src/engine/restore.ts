@@ -23,6 +23,7 @@ import { BufferPool } from "./buffers.ts";
 import { forEachInWindow } from "./task_group.ts";
 import { checksumOf } from "./hasher.ts";
 import { engineFor } from "./version_layout.ts";
+import { unknownRefMessage, unknownRefs } from "./unknown_refs.ts";
 
 /**
  * Makes sure the block's bytes are in `buffer` (a backend may have returned other memory); returns their
@@ -51,6 +52,8 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
   const map = await catalog.blockMap(version.uid);
   checkContinueFrom(request.continueFrom, version.uid, map.length);
   const refs = await catalog.refs(new Set(map.filter((id) => id !== 0)));
+  const unknown = unknownRefs(map, refs).filter(({ block }) => block >= request.continueFrom);
+  for (const entry of unknown) engine.log.error(unknownRefMessage(version.uid, entry));
   const missing = map.reduce((count, id) => count + (id === 0 ? 1 : 0), 0);
   engine.report?.add("blocks_missing", missing);
   if (missing > 0) {
@@ -65,7 +68,7 @@ export async function restore(configured: Engine, request: RestoreRequest): Prom
     await stopIfInterrupted(engine, request, target, request.continueFrom);
     const damaged = await restoreData(engine, request, target, reads, map.length);
     await target.flush();
-    if (!damaged) return Exit.ok;
+    if (!damaged && unknown.length === 0) return Exit.ok;
     engine.report?.fail("Some blocks could not be read or failed their checksum.");
     return Exit.dataBackend;
   } finally {

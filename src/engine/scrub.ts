@@ -18,6 +18,7 @@ export type ScrubCatalog = VersionRole & BlockMapRole & BlobRole;
 type Engine = EngineWith<ScrubCatalog>;
 import { BufferPool } from "./buffers.ts";
 import { forEachInWindow } from "./task_group.ts";
+import { unknownRefMessage, unknownRefs } from "./unknown_refs.ts";
 import { invalidateBlob } from "./invalidate.ts";
 import { Progress } from "./progress.ts";
 import { checksumOf } from "./hasher.ts";
@@ -49,6 +50,14 @@ export async function scrub(configured: Engine, request: ScrubRequest): Promise<
     return failed(engine, "Version is incomplete.");
   }
   const refs = await catalog.refs(new Set(map));
+  const unknown = unknownRefs(map, refs);
+  if (unknown.length > 0) {
+    for (const entry of unknown) log.error(unknownRefMessage(version.uid, entry));
+    await catalog.setVersionValid(version.uid, false);
+    markStale(engine, [version.uid]);
+    log.info(`Marked version invalid (UID ${version.uid})`);
+    return failed(engine, unknownRefMessage(version.uid, unknown[0]));
+  }
   // Against a source every block is compared, even blocks that share a blob with an earlier one.
   const checks = selectChecks(engine, map, refs, request.percentile, request.sourceUrl === undefined);
   const source = request.sourceUrl ? await engine.openSource(request.sourceUrl) : null;
