@@ -74,3 +74,27 @@ export async function sameContent(a: string, b: string): Promise<boolean> {
 export function identityNote(identical: boolean): string {
   return identical ? "byte-identical to the source" : "DIFFERS FROM THE SOURCE";
 }
+
+/** CPU ticks of each of the kernel's own threads (children of kthreadd: writeback, journal, block IO workers). */
+export function kernelThreadTicks(): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[1] === "2") ticks.set(entry.name, Number(fields[11]) + Number(fields[12]));
+    } catch { /* ended meanwhile */ }
+  }
+  return ticks;
+}
+
+/**
+ * CPU seconds the kernel's threads used since `before` (system-wide: other processes' IO counts too; a
+ * thread that ended meanwhile is left out).
+ */
+export function kernelThreadSecondsSince(before: Map<string, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of kernelThreadTicks()) ticks += now - (before.get(pid) ?? 0);
+  return ticks / 100;
+}
