@@ -145,6 +145,7 @@ export class DataPhase {
       throw error;
     } finally {
       this.progress.finish();
+      this.pool.release();
     }
     if (this.failure?.kind === "sanity") {
       await this.checkpoints.catch(() => {});

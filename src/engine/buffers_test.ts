@@ -16,3 +16,18 @@ Deno.test("BufferPool hands out at most `count` buffers and passes returned ones
   assert.deepEqual([third === a, pool.inUse], [true, 2]);
   pool.give(b);
 });
+
+Deno.test("BufferPool buffers are page-aligned; after release the pool takes nothing and gives back what returns", async () => {
+  const pool = new BufferPool(8192, 2);
+  const [a, b] = [await pool.take(), await pool.take()];
+  for (const buffer of [a, b]) {
+    assert.equal(BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer))) % 4096n, 0n);
+  }
+  pool.give(a);
+  pool.release();
+  assert.throws(() => pool.take(), /after release/);
+  pool.give(b);
+  const next = new BufferPool(8192, 2);
+  const reused = new Set([await next.take(), await next.take()]);
+  assert.deepEqual(reused, new Set([a, b]));
+});

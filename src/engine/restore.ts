@@ -228,6 +228,7 @@ async function restoreData(
     });
   } finally {
     progress.finish();
+    buffers.release();
   }
   await stopIfInterrupted(engine, request, target, lastId.resumeFrom);
   return damaged;

@@ -177,6 +177,7 @@ class ScrubRun {
       );
     } finally {
       this.progress.finish();
+      this.buffers.release();
     }
   }
 

@@ -6,6 +6,11 @@
  *
  * errno does not cross threads, so a failed call is repeated through Deno's file API, which throws the
  * system's own error (or succeeds, if the failure was transient).
+ *
+ * Direct IO (`O_DIRECT`) moves a block between the caller's buffer and the device without the page cache: no
+ * copy, no dirty pages for the kernel's writeback threads to push later. It needs the buffer's address, the
+ * file offset and the length aligned ({@link DIRECT_ALIGNMENT}); the pipelines' buffers are page-aligned
+ * (buffers.ts), and a write that is not aligned takes the ordinary path.
  */
 
 const O_RDONLY = 0;
@@ -16,6 +21,9 @@ const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
+/** O_DIRECT and O_DIRECTORY swap their values between x86-64 (and most others) and arm64. */
+const O_DIRECT = Deno.build.arch === "aarch64" ? 0o200000 : 0o40000;
+const O_DIRECTORY = Deno.build.arch === "aarch64" ? 0o40000 : 0o200000;
 const SEEK_END = 2;
 const AT_EMPTY_PATH = 0x1000;
 const STATX_TYPE = 0x1;
@@ -30,6 +38,7 @@ const symbols = {
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
+  fsync: { parameters: ["i32"], result: "i32", nonblocking: true },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -62,6 +71,40 @@ const DENO_OPTIONS: Record<OpenMode, Deno.OpenOptions> = {
   createNew: { read: true, write: true, createNew: true },
   replace: { write: true, create: true, truncate: true },
 };
+
+/**
+ * What direct IO is aligned to here: the page size, which covers the logical block size of every disk and
+ * filesystem this tool meets (512 or 4096 bytes).
+ */
+export const DIRECT_ALIGNMENT = 4096;
+
+/** True when `data` may be written with direct IO at `offset`: its address, its length and the offset aligned. */
+export function directAligned(data: Uint8Array, offset = 0): boolean {
+  if (data.length === 0 || data.length % DIRECT_ALIGNMENT !== 0 || offset % DIRECT_ALIGNMENT !== 0) return false;
+  const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(data as Uint8Array<ArrayBuffer>));
+  return BigInt(address) % BigInt(DIRECT_ALIGNMENT) === 0n;
+}
+
+/**
+ * Makes a file's data, or a directory's entries, durable by path: fdatasync of the file, fsync of the
+ * directory (a renamed or created entry is metadata, which fdatasync may leave out).
+ */
+export async function syncPath(path: string, kind: "file" | "directory"): Promise<void> {
+  const flags = O_RDONLY | O_CLOEXEC | (kind === "directory" ? O_DIRECTORY : 0);
+  const fd = libc().open(new TextEncoder().encode(`${path}\0`), flags, 0);
+  if (fd < 0) {
+    Deno.openSync(path, { read: true }).close(); // throws the system's error
+    throw new Error(`cannot open ${path}`);
+  }
+  try {
+    const result = kind === "directory" ? await libc().fsync(fd) : await libc().fdatasync(fd);
+    if (result !== 0) {
+      throw new Error(`Cannot make ${path} durable (${kind === "directory" ? "fsync" : "fdatasync"} failed)`);
+    }
+  } finally {
+    libc().close(fd);
+  }
+}
 
 /** What a path or descriptor refers to, by the type bits of its mode. */
 export type FileKind = "file" | "directory" | "blockDevice" | "charDevice" | "fifo" | "socket" | "symlink" | "other";
@@ -142,6 +185,23 @@ export class RawFile {
     // Little-endian, as on every platform this tool runs on (x86-64, arm64).
     const mode = view.getUint16(STATX_MODE_OFFSET, true);
     return { kind: KINDS[mode & S_IFMT] ?? "other", size: Number(view.getBigUint64(STATX_SIZE_OFFSET, true)) };
+  }
+
+  /** Creates or truncates `path` for writing with direct IO; null when that open fails, for whatever reason. */
+  static openDirect(path: string): RawFile | null {
+    const flags = O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC;
+    const fd = libc().open(new TextEncoder().encode(`${path}\0`), flags, 0o666);
+    return fd < 0 ? null : new RawFile(path, fd);
+  }
+
+  /**
+   * A second descriptor of the same open file (through /proc/self/fd, so never another file that took the
+   * path meanwhile) for direct IO; null where the file or the system does not allow it (tmpfs, no /proc).
+   */
+  reopenDirect(): RawFile | null {
+    const path = `/proc/self/fd/${this.open()}`;
+    const fd = libc().open(new TextEncoder().encode(`${path}\0`), O_RDWR | O_DIRECT | O_CLOEXEC, 0);
+    return fd < 0 ? null : new RawFile(path, fd);
   }
 
   /** Makes everything written through this descriptor durable (fdatasync). */

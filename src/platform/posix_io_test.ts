@@ -3,7 +3,8 @@
  * only at the end, and failures surface as Deno's own errors.
  */
 import assert from "node:assert/strict";
-import { RawFile } from "./posix_io.ts";
+import { DIRECT_ALIGNMENT, directAligned, RawFile, syncPath } from "./posix_io.ts";
+import { alignedBuffer } from "./aligned_memory.ts";
 
 function pattern(length: number, seed: number): Uint8Array<ArrayBuffer> {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
@@ -79,5 +80,48 @@ Deno.test("syncData() makes a written file durable and fails once the file is cl
   await file.syncData();
   file.close();
   await assert.rejects(() => file.syncData(), Error);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("directAligned wants an aligned address, length and offset", () => {
+  const aligned = new Uint8Array(alignedBuffer(4 * DIRECT_ALIGNMENT));
+  assert.equal(directAligned(aligned), true);
+  assert.equal(directAligned(aligned, DIRECT_ALIGNMENT), true);
+  assert.equal(directAligned(aligned, 512), false);
+  assert.equal(directAligned(aligned.subarray(0, 1000)), false);
+  assert.equal(directAligned(aligned.subarray(16, 16 + DIRECT_ALIGNMENT)), false);
+  assert.equal(directAligned(aligned.subarray(0, 0)), false);
+});
+
+Deno.test("direct writes (a new file, and a second descriptor of an open one) read back through the page cache", async () => {
+  const dir = Deno.makeTempDirSync({ dir: Deno.cwd() }); // tmpfs would refuse direct IO; the work tree is a disk
+  const block = new Uint8Array(alignedBuffer(2 * DIRECT_ALIGNMENT));
+  block.set(pattern(block.length, 5));
+  const direct = RawFile.openDirect(`${dir}/new`);
+  assert.ok(direct, "open for direct IO");
+  await direct.writeAt(0, block);
+  direct.close();
+  assert.deepEqual(Deno.readFileSync(`${dir}/new`), block);
+
+  const file = RawFile.open(`${dir}/open`, "createNew");
+  await file.writeAt(0, pattern(100, 1));
+  const second = file.reopenDirect();
+  assert.ok(second, "a second descriptor for direct IO");
+  await second.writeAt(DIRECT_ALIGNMENT, block);
+  await file.syncData();
+  second.close();
+  file.close();
+  const back = Deno.readFileSync(`${dir}/open`);
+  assert.deepEqual([back.length, back.subarray(0, 100)], [3 * DIRECT_ALIGNMENT, pattern(100, 1)]);
+  assert.deepEqual(back.subarray(DIRECT_ALIGNMENT), block);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("syncPath makes a file's data and a directory's entries durable; a missing path is NotFound", async () => {
+  const dir = Deno.makeTempDirSync();
+  Deno.writeFileSync(`${dir}/f`, pattern(5000, 2));
+  await syncPath(`${dir}/f`, "file");
+  await syncPath(dir, "directory");
+  await assert.rejects(() => syncPath(`${dir}/missing`, "file"), Deno.errors.NotFound);
   Deno.removeSync(dir, { recursive: true });
 });
