@@ -2,9 +2,11 @@
  * The file data backend with backy2's layout: `{path}/{uid[0:2]}/{uid[2:4]}/{uid}.blob`, so that existing
  * backy2 data directories are read where they lie.
  *
- * Writes go to `{uid}.blob.tmp` and are renamed into place; {@link FileStore.flush} then makes a whole batch
- * durable with one `syncfs` instead of an fsync per blob. The catalog records a blob only after that flush,
- * so a crash leaves at most unreferenced files, never a reference to a blob that is not on disk.
+ * Writes go to `{uid}.blob.tmp` and are renamed into place. A block in an aligned buffer (the pipelines'
+ * buffers are) is written with direct IO, past the page cache; others (compressed frames, a short last block)
+ * through it. {@link FileStore.flush} then makes every blob written since the last flush durable: see
+ * {@link Barrier} for how, and why. The catalog records a blob only after that flush, so a crash leaves at most
+ * unreferenced files, never a reference to a blob that is not on disk.
  *
  * The store tracks the temporary files it creates: a write that fails removes its own, and `close` removes
  * any it still owns. Temporary files of other processes (which may be writing right now) are never touched.
@@ -28,18 +30,46 @@ import {
   writtenPlain,
 } from "./block_store.ts";
 import { syncFilesystem } from "../platform/libc.ts";
-import { describeKind, RawFile } from "../platform/posix_io.ts";
+import { describeKind, directAligned, RawFile, syncPath } from "../platform/posix_io.ts";
 import { FileMetaObjects } from "./file_meta.ts";
+import { barrierProbe } from "./barrier_probe.ts";
+
+/**
+ * How {@link FileStore.flush} makes a batch of blobs durable:
+ * - `syncfs`: one call that writes back and commits every dirty page and inode of the whole filesystem;
+ * - `fdatasync`: one fdatasync per blob written since the last flush and one fsync per directory that gained
+ *   an entry (the renames, new directories), all at once on Deno's blocking threads.
+ */
+export type Barrier = "syncfs" | "fdatasync";
+
+export interface FileStoreOptions {
+  barrier?: Barrier;
+  /** Write aligned blocks with direct IO (where the filesystem allows it). */
+  direct?: boolean;
+}
+
+/** What a store must make durable at its next flush. */
+interface Unsynced {
+  files: Set<string>;
+  dirs: Set<string>;
+}
 
 export class FileStore implements BlockStore {
   private readonly knownDirs = new Set<string>();
   /** Temporary files this store created that are not renamed into place (or removed) yet. */
   private readonly unfinished = new Set<string>();
   private readonly meta: FileMetaObjects;
+  private unsynced: Unsynced = { files: new Set(), dirs: new Set() };
+  private readonly barrier: Barrier;
+  /** False once the filesystem refused direct IO (tmpfs does). */
+  private direct: boolean;
+  private readonly probe = barrierProbe();
 
-  constructor(readonly root: string) {
+  constructor(readonly root: string, options: FileStoreOptions = {}) {
     Deno.mkdirSync(root, { recursive: true });
     this.meta = new FileMetaObjects(root);
+    this.barrier = options.barrier ?? "syncfs";
+    this.direct = options.direct ?? true;
   }
 
   blobPath(uid: string): string {
@@ -48,15 +78,12 @@ export class FileStore implements BlockStore {
 
   async write(uid: string, data: Uint8Array): Promise<Written> {
     const dir = join(this.root, uid.slice(0, 2), uid.slice(2, 4));
-    if (!this.knownDirs.has(dir)) {
-      await Deno.mkdir(dir, { recursive: true });
-      this.knownDirs.add(dir);
-    }
+    if (!this.knownDirs.has(dir)) await this.makeDirectory(dir);
     const path = join(dir, `${uid}.blob`);
     const temporary = `${path}.tmp`;
     this.unfinished.add(temporary);
     try {
-      const file = RawFile.open(temporary, "replace");
+      const file = this.openForWrite(temporary, data);
       try {
         await file.writeAt(0, data as Uint8Array<ArrayBuffer>);
       } finally {
@@ -68,7 +95,36 @@ export class FileStore implements BlockStore {
       await this.removeTemporary(temporary);
       throw error;
     }
+    this.unsynced.files.add(path);
+    this.unsynced.dirs.add(dir);
     return writtenPlain(data.length);
+  }
+
+  /**
+   * Direct IO for an aligned block, unless an open for direct IO failed once (tmpfs refuses it; any other
+   * failure repeats in the ordinary open, which throws it); else the page cache.
+   */
+  private openForWrite(path: string, data: Uint8Array): RawFile {
+    if (this.direct && directAligned(data)) {
+      const file = RawFile.openDirect(path);
+      if (file) return file;
+      this.direct = false;
+    }
+    return RawFile.open(path, "replace");
+  }
+
+  /** Creates `{root}/xx/yy`; a directory it creates is a new entry in its parent, made durable at the next flush. */
+  private async makeDirectory(dir: string): Promise<void> {
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    for (const [path, within] of [[parent, this.root], [dir, parent]]) {
+      try {
+        await Deno.mkdir(path);
+        this.unsynced.dirs.add(within);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+    this.knownDirs.add(dir);
   }
 
   /** Removes one of this store's temporary files; it stays tracked if that fails (`close` tries again). */
@@ -81,8 +137,19 @@ export class FileStore implements BlockStore {
     this.unfinished.delete(path);
   }
 
+  /** Makes every blob whose write has resolved durable, with its directory entry. */
   async flush(): Promise<void> {
-    await syncFilesystem(this.root);
+    const batch = this.unsynced;
+    this.unsynced = { files: new Set(), dirs: new Set() };
+    await this.probe?.before(batch.files);
+    if (this.barrier === "syncfs") await syncFilesystem(this.root);
+    else {
+      await Promise.all([
+        ...[...batch.files].map((path) => syncPath(path, "file")),
+        ...[...batch.dirs].map((path) => syncPath(path, "directory")),
+      ]);
+    }
+    await this.probe?.after(batch.files);
   }
 
   async read(uid: string, encoding: Encoding, into?: ArrayBuffer): Promise<Uint8Array> {

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { BlobNotFoundError, BlobUnreadableError, PLAIN } from "./block_store.ts";
-import { blobFileError, FileStore } from "./file_store.ts";
+import { type Barrier, blobFileError, FileStore } from "./file_store.ts";
+import { alignedBuffer } from "../platform/aligned_memory.ts";
 
 const UID = "0123456789abcdef0123456789abcdef";
 const OTHER = "0123ffffffffffffffffffffffffffff";
@@ -105,6 +106,28 @@ Deno.test("permission and IO errors while reading a blob file make it unreadable
   assert.ok(io instanceof BlobUnreadableError && !(io instanceof BlobNotFoundError), String(io));
   assert.equal(io.uid, UID);
   assert.ok(blobFileError(UID, path, new Deno.errors.NotFound("gone")) instanceof BlobNotFoundError);
+});
+
+Deno.test("aligned blocks and others, on a disk and on tmpfs (no direct IO), read back after either barrier", async () => {
+  for (const parent of [Deno.cwd(), "/dev/shm"]) {
+    for (const barrier of ["syncfs", "fdatasync"] as Barrier[]) {
+      const root = Deno.makeTempDirSync({ dir: parent, prefix: "backy2-file-store-test-" });
+      try {
+        const store = new FileStore(`${root}/data`, { barrier });
+        const aligned = new Uint8Array(alignedBuffer(65536));
+        crypto.getRandomValues(aligned.subarray(0, 65536));
+        const odd = crypto.getRandomValues(new Uint8Array(5000));
+        await store.write(UID, aligned);
+        await store.write(OTHER, odd);
+        await store.flush();
+        assert.deepEqual(await store.read(UID, PLAIN), aligned);
+        assert.deepEqual(await store.read(OTHER, PLAIN), odd);
+        await store.flush(); // nothing new: a no-op
+      } finally {
+        Deno.removeSync(root, { recursive: true });
+      }
+    }
+  }
 });
 
 Deno.test("metadata objects: writes of one name at once all land whole; a killed write's file is listed nowhere", async () => {
