@@ -18,6 +18,8 @@ import { duMiB, identityNote, MiB, run, sameContent, type Timed, timedCommand } 
 import { type ImageSet, prepareImages } from "./bench_image.ts";
 import { peerRows, peerVersions } from "./bench_peers.ts";
 import { applyTargets, printTable, type Row } from "./bench_table.ts";
+import { ddRate, nodeHashRate } from "./bench_limits.ts";
+import { writeBench } from "./bench_write.ts";
 
 const root = resolve(import.meta.dirname!, "..");
 const { values } = parseArgs({
@@ -35,6 +37,12 @@ const { values } = parseArgs({
     "no-image": { type: "boolean" },
     // Small data (256 MiB file, 256M image from /usr/share/doc) and only the file, image and peer rows.
     quick: { type: "boolean" },
+    // The write-bound rounds (scripts/bench_write.ts): how many, the idle pause before "restore alone", another
+    // checkout measured in the same rounds, and nothing else.
+    rounds: { type: "string" },
+    idle: { type: "string" },
+    baseline: { type: "string" },
+    "write-only": { type: "boolean" },
     // Set only when asked: older backy2 versions of this tool do not know these [DataBackend] keys.
     compression: { type: "string" },
     "compression-level": { type: "string" },
@@ -111,36 +119,6 @@ function makeSourceFile(path: string, mib: number): void {
   file.close();
 }
 
-/** The baseline: sha512 of the file in 4 MiB blocks on two workers, in this process. */
-async function hashBaseline(path: string): Promise<number> {
-  const workerCode = `
-    import { createHash } from "node:crypto";
-    self.onmessage = (e) => { const h = createHash("sha512").update(new Uint8Array(e.data)).digest("hex");
-      self.postMessage(e.data, [e.data]); };`;
-  const url = URL.createObjectURL(new Blob([workerCode], { type: "application/javascript" }));
-  const workers = [0, 1].map(() => new Worker(url, { type: "module" }));
-  const file = await Deno.open(path);
-  const started = performance.now();
-  let total = 0;
-  await Promise.all(workers.map(async (worker) => {
-    let buffer = new ArrayBuffer(4 * MiB);
-    while (true) {
-      const view = new Uint8Array(buffer);
-      const n = await file.read(view);
-      if (n === null || n === 0) break;
-      total += n;
-      buffer = await new Promise<ArrayBuffer>((done) => {
-        worker.onmessage = (e) => done(e.data);
-        worker.postMessage(buffer, [buffer]);
-      });
-    }
-  }));
-  const rate = total / MiB / ((performance.now() - started) / 1000);
-  workers.forEach((w) => w.terminate());
-  file.close();
-  return rate;
-}
-
 /**
  * What this machine can do at best, measured in the same run: sha512 through OpenSSL on every core over
  * data already in memory (the hash every job pays), one plain copy of the file onto the store's filesystem,
@@ -173,17 +151,13 @@ async function machineLimits(source: string): Promise<Row[]> {
     });
   }
   for (const durable of [false, true]) {
-    const copy = join(storeDir, "limit.tmp");
     const started = performance.now();
-    const args = [`if=${source}`, `of=${copy}`, "bs=4M", ...(durable ? ["conv=fsync"] : [])];
-    const output = await new Deno.Command("dd", { args, stderr: "null" }).output();
-    const seconds = (performance.now() - started) / 1000;
-    await Deno.remove(copy).catch(() => {});
-    if (!output.success) continue;
+    const rate = await ddRate(source, storeDir, sizeMiB, durable);
+    if (rate === null) continue;
     rows.push({
       job: durable ? "limit: dd of the file to the store, conv=fsync" : "limit: dd of the file to the store (a copy)",
-      seconds,
-      mibPerSec: sizeMiB / seconds,
+      seconds: (performance.now() - started) / 1000,
+      mibPerSec: rate,
       rssMiB: 0,
     });
   }
@@ -221,12 +195,28 @@ async function main(): Promise<void> {
   await Deno.remove(storeDir, { recursive: true }).catch(() => {});
   const source = join(dir, "random.img");
   makeSourceFile(source, sizeMiB);
-  const images = values["no-image"] ? undefined : await prepareImages(dir, imageSize, imageFrom);
+  const images = values["no-image"] || values["write-only"]
+    ? undefined
+    : await prepareImages(dir, imageSize, imageFrom);
   for (const path of [source, images?.first, images?.changed]) {
     if (path) await new Deno.Command("cat", { args: [path], stdout: "null" }).output(); // into the page cache
   }
-  const hashRate = await hashBaseline(source);
   Deno.mkdirSync(storeDir, { recursive: true });
+  await writeBench({
+    source,
+    sizeMiB,
+    dir,
+    storeDir,
+    checkouts: [
+      { label: values.baseline ? "this" : "backy2", root },
+      ...(values.baseline ? [{ label: "baseline", root: resolve(values.baseline) }] : []),
+    ],
+    rounds: Number(values.rounds ?? 3),
+    idleSeconds: Number(values.idle ?? (quick ? 2 : 10)),
+    writeConfig: (name) => writeConfig(name),
+  });
+  if (values["write-only"]) return;
+  const hashRate = await nodeHashRate(source);
   const rows: Row[] = await machineLimits(source);
   rows.push(...await fileRows(source));
   if (!quick) rows.push(...await syntheticRows());
