@@ -198,9 +198,10 @@ export class RawFile {
    * A second descriptor of the same open file (through /proc/self/fd, so never another file that took the
    * path meanwhile) for direct IO; null where the file or the system does not allow it (tmpfs, no /proc).
    */
-  reopenDirect(): RawFile | null {
+  reopenDirect(access: "read" | "readWrite" = "readWrite"): RawFile | null {
     const path = `/proc/self/fd/${this.open()}`;
-    const fd = libc().open(new TextEncoder().encode(`${path}\0`), O_RDWR | O_DIRECT | O_CLOEXEC, 0);
+    const flags = (access === "read" ? O_RDONLY : O_RDWR) | O_DIRECT | O_CLOEXEC;
+    const fd = libc().open(new TextEncoder().encode(`${path}\0`), flags, 0);
     return fd < 0 ? null : new RawFile(path, fd);
   }
 

@@ -12,9 +12,9 @@ storeConformance("file", async () => {
   return { store: new FileStore(root), dispose: () => Deno.remove(root, { recursive: true }) };
 }, { removeManyReportsMissing: true });
 
-storeConformance("file, page cache, fdatasync per blob", async () => {
+storeConformance("file, page cache, syncfs", async () => {
   const root = await Deno.makeTempDir({ prefix: "backy2-conformance-" });
-  const store = new FileStore(root, { barrier: "fdatasync", direct: false });
+  const store = new FileStore(root, { barrier: "syncfs", direct: false, directReads: false });
   return { store, dispose: () => Deno.remove(root, { recursive: true }) };
 }, { removeManyReportsMissing: true });
 

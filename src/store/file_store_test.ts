@@ -108,7 +108,7 @@ Deno.test("permission and IO errors while reading a blob file make it unreadable
   assert.ok(blobFileError(UID, path, new Deno.errors.NotFound("gone")) instanceof BlobNotFoundError);
 });
 
-Deno.test("aligned blocks and others, on a disk and on tmpfs (no direct IO), read back after either barrier", async () => {
+Deno.test("aligned blocks and others, on a disk and on tmpfs (no direct IO), read back after either barrier, also directly", async () => {
   for (const parent of [Deno.cwd(), "/dev/shm"]) {
     for (const barrier of ["syncfs", "fdatasync"] as Barrier[]) {
       const root = Deno.makeTempDirSync({ dir: parent, prefix: "backy2-file-store-test-" });
@@ -121,7 +121,8 @@ Deno.test("aligned blocks and others, on a disk and on tmpfs (no direct IO), rea
         await store.write(OTHER, odd);
         await store.flush();
         assert.deepEqual(await store.read(UID, PLAIN), aligned);
-        assert.deepEqual(await store.read(OTHER, PLAIN), odd);
+        assert.deepEqual(await store.read(UID, PLAIN, alignedBuffer(65536)), aligned); // a direct read
+        assert.deepEqual(await store.read(OTHER, PLAIN, alignedBuffer(65536)), odd);
         await store.flush(); // nothing new: a no-op
       } finally {
         Deno.removeSync(root, { recursive: true });
