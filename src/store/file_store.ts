@@ -207,9 +207,12 @@ export class FileStore implements BlockStore {
     }
   }
 
+  /** Deletes a blob (one written since the last flush is then not flushed; a vanished one fails the flush). */
   async remove(uid: string): Promise<boolean> {
+    const path = this.blobPath(uid);
+    this.unsynced.files.delete(path);
     try {
-      await Deno.remove(this.blobPath(uid));
+      await Deno.remove(path);
       return true;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;

@@ -131,6 +131,18 @@ Deno.test("aligned blocks and others, on a disk and on tmpfs (no direct IO), rea
   }
 });
 
+Deno.test("a blob removed before the flush is not flushed; one that vanished otherwise fails the flush", async () => {
+  await withStore(async (store) => {
+    await store.write(UID, new Uint8Array(100));
+    await store.write(OTHER, new Uint8Array(100));
+    assert.equal(await store.remove(UID), true);
+    await store.flush();
+    await store.write(UID, new Uint8Array(100));
+    Deno.removeSync(store.blobPath(UID));
+    await assert.rejects(store.flush(), Deno.errors.NotFound);
+  });
+});
+
 Deno.test("metadata objects: writes of one name at once all land whole; a killed write's file is listed nowhere", async () => {
   const root = await Deno.makeTempDir({ prefix: "backy2-file-store-" });
   try {
