@@ -7,8 +7,8 @@
  * every round, the one going first alternating, for paired before/after numbers.
  *
  * The targets: a first backup at ≥ 0.80 of min(hash rate, durable dd), a restore at ≥ 0.80 of min(hash rate,
- * plain dd), both as the median of the rounds against the same run's limits (dd best of the rounds, hash rate
- * median), and peak RSS ≤ 200 MiB.
+ * plain dd), both as the median of the rounds against the same run's limits (each the best of the rounds: a
+ * limit measured low in a busy moment would flatter the job), and peak RSS ≤ 200 MiB.
  */
 import { join } from "node:path";
 import { identityNote, sameContent, type Timed, timedCommand } from "./bench_run.ts";
@@ -144,12 +144,12 @@ export async function writeBench(options: WriteBenchOptions): Promise<void> {
     }
   });
 
-  const hash = median(rounds.map((r) => r.hash));
+  const hash = Math.max(...rounds.map((r) => r.hash));
   const dd = Math.max(...rounds.map((r) => r.dd));
   const ddFsync = Math.max(...rounds.map((r) => r.ddFsync));
   console.log(
-    `\nLimits of this run: hash ${f0(hash)} MiB/s (median), dd ${f0(dd)} MiB/s and dd conv=fsync ` +
-      `${f0(ddFsync)} MiB/s (best of ${rounds.length})\n`,
+    `\nLimits of this run, each the best of its ${rounds.length} rounds: hash ${f0(hash)} MiB/s, dd ${f0(dd)} MiB/s, ` +
+      `dd conv=fsync ${f0(ddFsync)} MiB/s\n`,
   );
   console.log("| checkout | job | median MiB/s | ratio | target |");
   console.log("|---|---|---:|---:|---|");
