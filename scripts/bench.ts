@@ -152,7 +152,7 @@ async function machineLimits(source: string): Promise<Row[]> {
   }
   for (const durable of [false, true]) {
     const started = performance.now();
-    const rate = await ddRate(source, storeDir, sizeMiB, durable);
+    const rate = await ddRate(source, storeDir, sizeMiB, durable ? "durable" : "plain");
     if (rate === null) continue;
     rows.push({
       job: durable ? "limit: dd of the file to the store, conv=fsync" : "limit: dd of the file to the store (a copy)",

@@ -1,7 +1,6 @@
 /**
  * The machine's limits that scripts/bench compares jobs with, measured in the same run: the 2-worker
- * `node:crypto` sha512 rate over the data (the baseline) and `dd` of the data onto the store's filesystem,
- * plainly (a copy into the page cache) or with `conv=fsync` (a durable copy).
+ * `node:crypto` sha512 rate over the data (the baseline) and `dd` of the data onto the store's filesystem.
  */
 import { join } from "node:path";
 import { MiB } from "./bench_run.ts";
@@ -37,11 +36,21 @@ export async function nodeHashRate(path: string): Promise<number> {
   return rate;
 }
 
-/** `dd` of `source` (`mib` MiB) to a scratch file in `dir`, with `conv=fsync` when durable; MiB/s, or null if dd failed. */
-export async function ddRate(source: string, dir: string, mib: number, durable: boolean): Promise<number | null> {
+/**
+ * How `dd` copies `source` (`mib` MiB) to a scratch file in `dir`; MiB/s, or null if dd failed. `plain`: from the
+ * page cache into it; `durable`: the same with `conv=fsync`; `disk`: from the disk to the disk (direct IO both
+ * ways, `conv=fsync`), the copy a restore makes of blobs that are not cached: both directions share the disk.
+ */
+export async function ddRate(
+  source: string,
+  dir: string,
+  mib: number,
+  kind: "plain" | "durable" | "disk",
+): Promise<number | null> {
   const copy = join(dir, "limit.tmp");
   const started = performance.now();
-  const args = [`if=${source}`, `of=${copy}`, "bs=4M", ...(durable ? ["conv=fsync"] : [])];
+  const flags = { plain: [], durable: ["conv=fsync"], disk: ["iflag=direct", "oflag=direct", "conv=fsync"] }[kind];
+  const args = [`if=${source}`, `of=${copy}`, "bs=4M", ...flags];
   const output = await new Deno.Command("dd", { args, stderr: "null" }).output();
   const seconds = (performance.now() - started) / 1000;
   await Deno.remove(copy).catch(() => {});

@@ -10,6 +10,8 @@ export const MiB = 1048576;
 export interface Timed {
   seconds: number;
   rssMiB: number;
+  /** User and system CPU seconds of the command and its children. */
+  cpuSeconds: number;
   stdout: string;
 }
 
@@ -22,7 +24,7 @@ export interface RunOptions {
 export async function timedCommand(command: string, args: string[], options: RunOptions = {}): Promise<Timed> {
   const started = performance.now();
   const output = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "RSS_KB=%M", command, ...args],
+    args: ["-f", "RSS_KB=%M CPU=%U+%S", command, ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: "null",
@@ -33,7 +35,9 @@ export async function timedCommand(command: string, args: string[], options: Run
   const stderr = new TextDecoder().decode(output.stderr);
   if (!output.success) throw new Error(`${command} ${args.join(" ")} failed:\n${stderr}`);
   const rssMiB = Number(/RSS_KB=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
-  return { seconds, rssMiB, stdout: new TextDecoder().decode(output.stdout) };
+  const cpu = /CPU=([\d.]+)\+([\d.]+)/.exec(stderr);
+  const cpuSeconds = cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN;
+  return { seconds, rssMiB, cpuSeconds, stdout: new TextDecoder().decode(output.stdout) };
 }
 
 /** Runs a command for its side effect; fails with its stderr. */
