@@ -4,12 +4,14 @@ import { alignedBuffer, releaseAligned } from "./aligned_memory.ts";
 
 const address = (buffer: ArrayBuffer) => Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
 
-Deno.test("aligned buffers start on a page boundary and are zeroed", () => {
-  for (const size of [4096, 65536, 4 << 20]) {
+Deno.test("aligned buffers start on a page boundary (from 2 MiB on, a 2 MiB one) and are zeroed", () => {
+  for (const size of [4096, 65536, 1000000, 4 << 20, (3 << 20) + 100]) {
     const buffer = alignedBuffer(size);
     assert.equal(buffer.byteLength, size);
-    assert.equal(BigInt(address(buffer)) % 4096n, 0n);
-    assert.ok(new Uint8Array(buffer).every((byte) => byte === 0));
+    assert.equal(BigInt(address(buffer)) % BigInt(size >= 2 << 20 ? 2 << 20 : 4096), 0n);
+    const bytes = new Uint8Array(buffer);
+    assert.ok(bytes.every((byte) => byte === 0));
+    bytes.fill(0xa5); // every byte is ours to write
   }
 });
 
