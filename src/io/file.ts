@@ -8,9 +8,9 @@
  * restore's buffers are page-aligned) go to the target with direct IO through a second descriptor of the same
  * file: no copy into the page cache and no dirty pages left for the final fdatasync to write. Measured on this
  * project's 2-core VM (ext4 on a virtual disk, 2026-12-01), 2 GiB into a new file including the fdatasync: direct
- * 1.3–1.6 GB/s for 0.15–0.18 CPU-s; through the page cache 0.5–0.8 GB/s for 2.2–2.4 CPU-s (allocating pages out of
- * a full page cache), 1.8–2.0 GB/s for 0.8 CPU-s with sync_file_range starting the writeback behind each block. A
- * restore hashes on every core, so the CPU decides.
+ * 2.0–2.2 GB/s for 0.07–0.09 CPU-s; through the page cache 0.6–0.8 GB/s for 2.8–4.1 CPU-s (allocating pages out of
+ * a full page cache), 1.9–2.2 GB/s for 0.8–0.9 CPU-s with sync_file_range starting the writeback behind each block.
+ * A restore hashes on every core, so the CPU decides.
  */
 import { BackyError } from "../util/errors.ts";
 import type { Source, Target } from "./io.ts";

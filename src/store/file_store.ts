@@ -5,8 +5,10 @@
  * Writes go to `{uid}.blob.tmp` and are renamed into place. A block in an aligned buffer (the pipelines'
  * buffers are) is written with direct IO, past the page cache, and read back into one the same way; others
  * (compressed frames, a short last block) go through the page cache. Read 2 GiB of 4 MiB blobs from disk: direct
- * 1.1–1.2 GB/s for 0.18 CPU-s, through the page cache 0.9–1.4 GB/s for 0.7–1.0 CPU-s (2026-12-01, this project's VM). {@link FileStore.flush} then makes every blob written since the last flush durable: see
- * {@link Barrier} for how, and why. The catalog records a blob only after that flush, so a crash leaves at most
+ * 1.7–2.0 GB/s for 0.06 CPU-s, through the page cache 1.2 GB/s for 0.85 CPU-s (2026-12-01, this project's VM).
+ *
+ * {@link FileStore.flush} makes every blob written since the last flush durable: see {@link Barrier} for how,
+ * and why. The catalog records a blob only after that flush, so a crash leaves at most
  * unreferenced files, never a reference to a blob that is not on disk.
  *
  * The store tracks the temporary files it creates: a write that fails removes its own, and `close` removes
@@ -47,17 +49,17 @@ import { barrierProbe } from "./barrier_probe.ts";
  *
  * | variant                | ext4 (virtual disk)       | xfs (loop device, same disk) |
  * | ---------------------- | ------------------------- | ---------------------------- |
- * | page cache + syncfs    | 5.84 / 6.49 (5.15 / 2.63) | 7.79 / 7.27 (3.06 / 2.29)    |
- * | page cache + fdatasync | 7.62 / 6.91 (4.86 / 2.23) | 6.19 / 6.49 (1.62 / 0.99)    |
- * | O_DIRECT + syncfs      | 3.04 / 5.13 (2.19 / 0.91) | 4.28 / 4.76 (1.57 / 0.66)    |
- * | O_DIRECT + fdatasync   | 3.26 / 5.31 (1.95 / 0.91) | 4.36 / 5.17 (1.59 / 0.70)    |
+ * | page cache + syncfs    | 4.97 / 6.76 (2.91 / 2.67) | 5.94 / 7.50 (1.25 / 1.85)    |
+ * | page cache + fdatasync | 4.33 / 5.72 (2.09 / 1.56) | 5.46 / 6.42 (1.45 / 1.03)    |
+ * | O_DIRECT + syncfs      | 3.19 / 4.69 (1.29 / 0.74) | 3.64 / 4.68 (1.03 / 0.63)    |
+ * | O_DIRECT + fdatasync   | 3.17 / 4.82 (1.42 / 0.92) | 4.27 / 5.53 (0.97 / 0.64)    |
  *
  * Direct IO is what wins: it spares the copy into the page cache, the allocation of pages out of a full page
- * cache and the writeback later, about 1.3 of the 2.2–2.6 CPU seconds the writes cost, on a machine where
- * hashing wants every cycle. With direct IO the two barriers cost the same, within the noise. fdatasync is kept:
- * it waits only for this store's own blobs, never for what other processes left dirty on the same filesystem
- * (a concurrent backup's compressed blobs, anything else), and it is the call every filesystem honours, where
- * `syncfs` is only as good as the filesystem's sync_fs.
+ * cache and the writeback later, 1–2 CPU seconds per 2 GiB, on a machine where hashing wants every cycle. With
+ * direct IO the two barriers cost the same within the noise of a shared machine (an earlier run had fdatasync
+ * ahead on ext4). fdatasync is kept: it waits only for this store's own blobs, never for what other processes
+ * left dirty on the same filesystem (a concurrent backup's compressed blobs, anything else), and it is the call
+ * every filesystem honours, where `syncfs` is only as good as the filesystem's sync_fs.
  */
 export type Barrier = "syncfs" | "fdatasync";
 
