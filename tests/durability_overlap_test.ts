@@ -14,6 +14,7 @@ import {
   expectRun,
   type RunResult,
   type Sandbox,
+  testCatalogKind,
   withSandbox,
   writeUniqueImage,
 } from "./helpers.ts";
@@ -21,6 +22,8 @@ import { DatabaseSync } from "node:sqlite";
 
 const BLOCK_SIZE = 64 * 1024;
 const SIZE = 64 * 1024 * 1024;
+/** The tests look into the sandbox's SQLite catalog while the backup runs. */
+const ignore = testCatalogKind() !== "sqlite";
 
 /** What the barrier log says: blobs of barriers that ended, of the one pending (if any), and how many began. */
 interface Barriers {
@@ -81,7 +84,10 @@ async function continueAndRestore(sb: Sandbox, uid: string): Promise<void> {
   await assertSameFile(sb.path("restored.img"), sb.path("big.img"), "restore of the continued version");
 }
 
-Deno.test("a SIGKILL while batch N is made durable and N+1 is written: no early reference, backup -c completes it", async () => {
+Deno.test({
+  name: "a SIGKILL while batch N is made durable and N+1 is written: no early reference, backup -c completes it",
+  ignore,
+}, async () => {
   await withSandbox({ blockSize: BLOCK_SIZE }, async (sb) => {
     await writeUniqueImage(sb.path("big.img"), SIZE);
     const log = sb.path("barriers.log");
@@ -119,7 +125,10 @@ Deno.test("a SIGKILL while batch N is made durable and N+1 is written: no early 
   });
 });
 
-Deno.test("a failed durability barrier fails the backup without referencing its batch; backup -c completes it", async () => {
+Deno.test({
+  name: "a failed durability barrier fails the backup without referencing its batch; backup -c completes it",
+  ignore,
+}, async () => {
   await withSandbox({ blockSize: BLOCK_SIZE }, async (sb) => {
     await writeUniqueImage(sb.path("big.img"), SIZE);
     const log = sb.path("barriers.log");
