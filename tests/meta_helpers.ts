@@ -4,7 +4,7 @@
  * catalog, switching encryption on, slowing writes down so that a backup can be killed in the middle, and
  * backing up generated images.
  */
-import { type BlockKind, buildImage, Rng, type Sandbox } from "./helpers.ts";
+import { type BlockKind, buildImage, expectRun, Rng, type Sandbox } from "./helpers.ts";
 import type { MetaKind } from "../src/store/block_store.ts";
 import { CodecStore } from "../src/store/codec_store.ts";
 import { FileStore } from "../src/store/file_store.ts";
@@ -103,6 +103,56 @@ export async function writeImage(sb: Sandbox, name: string, rng: Rng, kinds: Blo
 /** `count` blocks: random ones, with zero blocks and copies of earlier blocks among them. */
 export function mixedBlocks(count: number): BlockKind[] {
   return Array.from({ length: count }, (_, i) => i % 5 === 3 ? "zero" : i % 7 === 6 ? { copyOf: i - 3 } : "random");
+}
+
+/** The versions {@link backUpEveryKind} makes, by kind, and the images they were made of. */
+export interface EveryKind {
+  images: Record<string, string>;
+  uids: Record<string, string>;
+}
+
+/**
+ * Backs up one version of every kind: full (tagged, expiring), differential (protected), one continued with
+ * `backup -c` after `kill` ran its first backup and killed it midway (tagged `killedTags`; `onKilled` looks at
+ * it before it is continued), encrypted, and plain (expired).
+ */
+export async function backUpEveryKind(
+  sb: Sandbox,
+  seed: number,
+  kill: (args: string[]) => Promise<void>,
+  killedTags: string,
+  onKilled: (uid: string) => Promise<void> = async () => {},
+): Promise<EveryKind> {
+  const rng = new Rng(seed);
+  const images: Record<string, string> = {};
+  images.full = await writeImage(sb, "full.img", rng, mixedBlocks(40), 1000);
+  const changed = await Deno.readFile(images.full);
+  changed.fill(7, 4096 * 5, 4096 * 7);
+  await Deno.writeFile(images.diff = sb.path("diff.img"), changed);
+  images.killed = await writeImage(sb, "killed.img", rng, mixedBlocks(96));
+  images.encrypted = await writeImage(sb, "encrypted.img", rng, mixedBlocks(20), 10);
+  images.plain = await writeImage(sb, "plain.img", rng, mixedBlocks(12));
+
+  const uids: Record<string, string> = {};
+  uids.full = await sb.backup(["-t", "daily,keep", "-e", "2031-02-03 04:05:06", sb.url("full.img"), "web"]);
+  uids.diff = await sb.backup(["-f", uids.full, "-s", "snap2", sb.url("diff.img"), "web"]);
+  await throttleWrites(sb, 64 * 1024);
+  await kill(["backup", sb.url("killed.img"), "db"]);
+  await throttleWrites(sb, undefined);
+  uids.killed = (await sb.versions()).find((v) => v.name === "db")!.uid;
+  await onKilled(uids.killed);
+  expectRun(await sb.run(["backup", "-c", uids.killed, sb.url("killed.img"), "db"]), { code: 0, stderr: "" });
+  await setEncryption(sb, true);
+  uids.encrypted = await sb.backup(["-t", "secret", sb.url("encrypted.img"), "vault"]);
+  await setEncryption(sb, false);
+  await setCompression(sb, "none");
+  uids.plain = await sb.backup([sb.url("plain.img"), "plain"]);
+  for (
+    const args of [["protect", uids.diff], ["expire", uids.plain, "2020-01-01"], ["add-tag", uids.killed, killedTags]]
+  ) {
+    expectRun(await sb.run(args), { code: 0, stderr: "" });
+  }
+  return { images, uids };
 }
 
 export { Rng };

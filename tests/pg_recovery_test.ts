@@ -2,11 +2,10 @@
  * CLI test of disaster recovery with a PostgreSQL catalog (on the test server of scripts/pg-cluster): versions
  * of every kind (full, differential, continued after a SIGKILL, encrypted, compressed and plain, tagged,
  * protected, expired) are backed up; the whole catalog database is dropped. Without it every command says so
- * in one line; once an empty database of that name exists again, `rebuild-catalog` creates the catalog in it
- * and brings back every version with the same `-m ls` in every field and byte-identical restores.
+ * in one line; `rebuild-catalog` creates the database and the catalog in it again and brings back every version with the same `-m ls` in every field and byte-identical restores.
  */
 import { assert, assertEquals, assertMatch, assertSameFile, expectRun, type Sandbox, withSandbox } from "./helpers.ts";
-import { mixedBlocks, Rng, setCompression, setEncryption, throttleWrites, writeImage } from "./meta_helpers.ts";
+import { backUpEveryKind } from "./meta_helpers.ts";
 import { freshDatabase } from "../src/catalog/postgres/test_server.ts";
 import { pgClient, run } from "../src/catalog/postgres/connect.ts";
 import { parsePgUrl } from "../src/catalog/postgres/url.ts";
@@ -40,34 +39,7 @@ Deno.test("PostgreSQL: with the catalog database dropped, rebuild-catalog brings
     await withSandbox({ blockSize: 4096, catalog: false }, async (sb) => {
       await sb.setConfig("engine", db.url);
       expectRun(await sb.run(["initdb"]), { code: 0, stderr: "" });
-      const rng = new Rng(1402);
-      const images: Record<string, string> = {};
-      images.full = await writeImage(sb, "full.img", rng, mixedBlocks(40), 1000);
-      const changed = await Deno.readFile(images.full);
-      changed.fill(7, 4096 * 5, 4096 * 7);
-      await Deno.writeFile(images.diff = sb.path("diff.img"), changed);
-      images.killed = await writeImage(sb, "killed.img", rng, mixedBlocks(96));
-      images.encrypted = await writeImage(sb, "encrypted.img", rng, mixedBlocks(20), 10);
-      images.plain = await writeImage(sb, "plain.img", rng, mixedBlocks(12));
-
-      const uids: Record<string, string> = {};
-      uids.full = await sb.backup(["-t", "daily,keep", "-e", "2031-02-03 04:05:06", sb.url("full.img"), "web"]);
-      uids.diff = await sb.backup(["-f", uids.full, "-s", "snap2", sb.url("diff.img"), "web"]);
-      await throttleWrites(sb, 64 * 1024);
-      await killMidway(sb, db.url, ["backup", sb.url("killed.img"), "db"]);
-      await throttleWrites(sb, undefined);
-      uids.killed = (await sb.versions()).find((v) => v.name === "db")!.uid;
-      expectRun(await sb.run(["backup", "-c", uids.killed, sb.url("killed.img"), "db"]), { code: 0, stderr: "" });
-      await setEncryption(sb, true);
-      uids.encrypted = await sb.backup(["-t", "secret", sb.url("encrypted.img"), "vault"]);
-      await setEncryption(sb, false);
-      await setCompression(sb, "none");
-      uids.plain = await sb.backup([sb.url("plain.img"), "plain"]);
-      for (
-        const args of [["protect", uids.diff], ["expire", uids.plain, "2020-01-01"], ["add-tag", uids.killed, "x"]]
-      ) {
-        expectRun(await sb.run(args), { code: 0, stderr: "" });
-      }
+      const { images, uids } = await backUpEveryKind(sb, 1402, (args) => killMidway(sb, db.url, args), "x");
       const before = await sb.versions();
       assertEquals(before.length, 5);
       expectRun(await sb.run(["check-store"]), { code: 0, stderr: "" }, "no differences before the disaster");

@@ -20,6 +20,7 @@ import {
 } from "./helpers.ts";
 import { DatabaseSync } from "node:sqlite";
 import {
+  backUpEveryKind,
   dropCatalog,
   exists,
   headerPath,
@@ -28,7 +29,6 @@ import {
   pagePath,
   readHeader,
   Rng,
-  setCompression,
   setEncryption,
   throttleWrites,
   writeImage,
@@ -47,35 +47,9 @@ async function killMidway(sb: Sandbox, args: string[]): Promise<void> {
 
 Deno.test("rebuild-catalog brings back every version with the same ls and byte-identical restores", async () => {
   await withSandbox({ blockSize: 4096 }, async (sb) => {
-    const rng = new Rng(1401);
-    const images: Record<string, string> = {};
-    images.full = await writeImage(sb, "full.img", rng, mixedBlocks(40), 1000);
-    const changed = await Deno.readFile(images.full);
-    changed.fill(7, 4096 * 5, 4096 * 7);
-    await Deno.writeFile(images.diff = sb.path("diff.img"), changed);
-    images.killed = await writeImage(sb, "killed.img", rng, mixedBlocks(96));
-    images.encrypted = await writeImage(sb, "encrypted.img", rng, mixedBlocks(20), 10);
-    images.plain = await writeImage(sb, "plain.img", rng, mixedBlocks(12));
-
-    const uids: Record<string, string> = {};
-    uids.full = await sb.backup(["-t", "daily,keep", "-e", "2031-02-03 04:05:06", sb.url("full.img"), "web"]);
-    uids.diff = await sb.backup(["-f", uids.full, "-s", "snap2", sb.url("diff.img"), "web"]);
-    await throttleWrites(sb, 64 * 1024);
-    await killMidway(sb, ["backup", sb.url("killed.img"), "db"]);
-    await throttleWrites(sb, undefined);
-    uids.killed = (await sb.versions()).find((v) => v.name === "db")!.uid;
-    assert(!await exists(headerPath(sb, uids.killed)), "a version in progress has no header");
-    expectRun(await sb.run(["backup", "-c", uids.killed, sb.url("killed.img"), "db"]), { code: 0, stderr: "" });
-    await setEncryption(sb, true);
-    uids.encrypted = await sb.backup(["-t", "secret", sb.url("encrypted.img"), "vault"]);
-    await setEncryption(sb, false);
-    await setCompression(sb, "none");
-    uids.plain = await sb.backup([sb.url("plain.img"), "plain"]);
-    for (
-      const args of [["protect", uids.diff], ["expire", uids.plain, "2020-01-01"], ["add-tag", uids.killed, "x,y"]]
-    ) {
-      expectRun(await sb.run(args), { code: 0, stderr: "" });
-    }
+    const { images, uids } = await backUpEveryKind(sb, 1401, (args) => killMidway(sb, args), "x,y", async (uid) => {
+      assert(!await exists(headerPath(sb, uid)), "a version in progress has no header");
+    });
     expectRun(await sb.run(["remove-tag", uids.full, "keep"]), { code: 0, stderr: "" });
 
     const before = await sb.versions();
